@@ -1,0 +1,1 @@
+"""The ``nasplug`` command line."""

@@ -1,0 +1,197 @@
+"""``nasplug``: list plugins, run configurations, and inspect and report stored runs.
+
+Every user error is printed as one ``error: ...`` line on stderr with exit status 2; no
+traceback. Plugins add subcommands through the ``nasplug_add_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from datetime import datetime
+from typing import Any, Sequence
+
+from nasplug.core.errors import NasplugError
+
+DEFAULT_STORE = "nasplug.db"
+
+
+def _store_path(args: argparse.Namespace) -> str:
+    return args.store or os.environ.get("NASPLUG_STORE") or DEFAULT_STORE
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from nasplug.core.registry import GROUPS, registry
+
+    kinds = [args.kind] if args.kind else list(GROUPS)
+    infos = registry().describe(kinds)
+    if args.format == "json":
+        import attrs
+
+        print(json.dumps([attrs.asdict(info) for info in infos], indent=2))
+        return 0
+    ok = [i for i in infos if i.error is None]
+    bad = [i for i in infos if i.error is not None]
+    width = max((len(i.name) for i in infos), default=4)
+    pkg_width = max((len(i.package) for i in infos), default=7)
+    for kind in kinds:
+        rows = [i for i in ok if i.kind == kind]
+        if not rows:
+            continue
+        print(f"{kind}:")
+        for i in rows:
+            print(f"  {i.name:<{width}}  {i.package:<{pkg_width}}  {i.summary}")
+    if bad:
+        print("load failures:")
+        for i in bad:
+            print(f"  {i.kind} {i.name} ({i.package}): {i.error}")
+    return 0
+
+
+def _print_result(kind: str, rid: int, store: str, result: dict[str, Any], resumed: bool) -> None:
+    verb = "resumed and finished" if resumed else "finished"
+    print(f"run {rid} ({kind}) {verb}; stored in {store}")
+    for key, value in result.items():
+        if isinstance(value, dict):
+            print(f"  {key}:")
+            for sub, v in value.items():
+                if isinstance(v, dict):
+                    print(f"    {sub}: " + ", ".join(f"{k}={_fmt(x)}" for k, x in v.items()))
+                else:
+                    print(f"    {sub}: {_fmt(v)}")
+        else:
+            print(f"  {key}: {_fmt(value)}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nasplug.core.runs import run
+
+    result = run(args.config, resume=args.resume, run_id=args.run, store_path=args.store)
+    if args.format == "json":
+        print(json.dumps({"id": result.id, "kind": result.kind, "store": result.store, "resumed": result.resumed,
+                          "result": result.result}, indent=2, default=str))
+    else:
+        _print_result(result.kind, result.id, result.store, result.result, result.resumed)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from nasplug.core.store import Store
+
+    with Store(_store_path(args), create=False) as store:
+        runs = store.runs()
+        if args.format == "json":
+            print(json.dumps([{"id": r.id, "kind": r.kind, "name": r.name, "status": r.status, "seed": r.seed,
+                               "evaluations": store.count_evaluations(r.id), "created": r.created} for r in runs], indent=2))
+            return 0
+        print(f"{'id':>4}  {'kind':<8} {'status':<12} {'evals':>6}  {'seed':>5}  {'created':<19}  name")
+        for r in runs:
+            created = datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M:%S")
+            print(f"{r.id:>4}  {r.kind:<8} {r.status:<12} {store.count_evaluations(r.id):>6}  {r.seed:>5}  {created}  {r.name}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from nasplug.core.store import Store
+
+    with Store(_store_path(args), create=False) as store:
+        run = store.run(args.run)
+        evaluations = store.count_evaluations(run.id)
+        rounds = store.rounds(run.id)
+        if args.format == "json":
+            print(json.dumps({"id": run.id, "kind": run.kind, "name": run.name, "status": run.status, "seed": run.seed,
+                              "config_hash": run.config_hash, "config": run.config, "evaluations": evaluations,
+                              "rounds": [{"round": r.round, "metrics": r.metrics} for r in rounds],
+                              "result": run.result}, indent=2, default=str))
+            return 0
+        print(f"run {run.id} ({run.kind}, {run.status}) '{run.name}' seed {run.seed}, config {run.config_hash}")
+        print(f"  parts: " + ", ".join(f"{k}={v.get('name') if isinstance(v, dict) else v}" for k, v in run.config.items()
+                                      if k in ("space", "strategy", "objective", "sampler", "predictor", "proxy")))
+        print(f"  evaluations stored: {evaluations}")
+        for r in rounds:
+            print(f"  round {r.round}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.metrics.items() if not k.endswith("_seconds")))
+        if run.result:
+            _print_result(run.kind, run.id, str(store.path), run.result, False)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from nasplug.core.report import write_report
+    from nasplug.core.store import Store
+
+    with Store(_store_path(args), create=False) as store:
+        for path in write_report(store, args.runs, args.out):
+            print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nasplug", description="A plugin framework for neural architecture search.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("plugins", help="list every registered part and any that failed to load")
+    p.add_argument("--kind", choices=["space", "encoder", "predictor", "sampler", "proxy", "strategy", "objective", "executor"])
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("run", help="run a TOML configuration (search, predict or score)")
+    p.add_argument("config", help="path of the TOML run configuration")
+    p.add_argument("--resume", action="store_true", help="continue the store's latest run (or --run ID) made from this config")
+    p.add_argument("--run", type=int, default=None, metavar="ID", help="with --resume: the run to continue")
+    p.add_argument("--store", default=None, help="result database (default: the config's store.path)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_run)
+
+    for name, helptext, func in (("runs", "list stored runs", cmd_runs),):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--store", default=None, help=f"result database (default: $NASPLUG_STORE or {DEFAULT_STORE})")
+        p.add_argument("--format", choices=["text", "json"], default="text")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("show", help="show one stored run")
+    p.add_argument("run", help="run id (see 'nasplug runs')")
+    p.add_argument("--store", default=None, help=f"result database (default: $NASPLUG_STORE or {DEFAULT_STORE})")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("report", help="write CSV tables and PNG plots of stored runs")
+    p.add_argument("runs", nargs="+", help="run ids")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--store", default=None, help=f"result database (default: $NASPLUG_STORE or {DEFAULT_STORE})")
+    p.set_defaults(func=cmd_report)
+
+    try:
+        from nasplug.core.plugins import plugin_manager
+
+        plugin_manager().hook.nasplug_add_commands(subparsers=sub)
+    except Exception as exc:  # a broken hook plugin must not take the CLI down
+        print(f"warning: a plugin failed to add commands: {exc}", file=sys.stderr)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except NasplugError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; continue with 'nasplug run CONFIG --resume'", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Objective: what a search optimises for one architecture (benchmark metric, proxy, training)."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar, Hashable, Literal
+
+import attrs
+
+from nasplug.core.interfaces.base import Part
+from nasplug.core.interfaces.space import SearchSpace
+
+
+@attrs.frozen
+class Evaluation:
+    """The outcome of one evaluation: the raw ``value``, the simulated ``cost`` in seconds that
+    the budget is charged, and extra facts worth storing (e.g. other metrics)."""
+
+    value: float
+    cost: float = 0.0
+    info: dict[str, Any] = attrs.field(factory=dict)
+
+
+class Objective(Part, abc.ABC):
+    """Evaluates one architecture. Built with the space, the run's benchmark path, seed and data options."""
+
+    group: ClassVar[str] = "nasplug.objectives"
+    direction: Literal["max", "min"] = "max"
+
+    def __init__(self, config: Any = None, *, space: SearchSpace, benchmark_path: str | None = None,
+                 seed: int = 0, data: Any = None) -> None:
+        super().__init__(config)
+        self.space = space
+        self.benchmark_path = benchmark_path
+        self.seed = seed
+        self.data = data
+
+    def check(self) -> None:
+        """Fail early (before a run writes anything) if the objective cannot work, e.g. a
+        missing benchmark file or metric. The default checks nothing."""
+
+    @abc.abstractmethod
+    def evaluate(self, arch: Hashable) -> Evaluation:
+        """Evaluate ``arch``; must be deterministic for a given seed."""
+
+    def fitness(self, value: float) -> float:
+        return value if self.direction == "max" else -value

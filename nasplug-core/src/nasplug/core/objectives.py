@@ -1,0 +1,85 @@
+"""Built-in objectives: a benchmark metric (tabular lookup) and a proxy."""
+
+from __future__ import annotations
+
+from typing import Any, Hashable
+
+import attrs
+
+from nasplug.core.errors import ConfigError
+from nasplug.core.interfaces.objective import Evaluation, Objective
+from nasplug.core.interfaces.proxy import ProxyContext
+from nasplug.core.options import one_of, string
+from nasplug.core.seeding import derive_seed
+
+
+@attrs.frozen
+class BenchmarkObjectiveConfig:
+    metric: str = attrs.field(default="cifar10_val_12ep", validator=string)
+    direction: str = attrs.field(default="max", validator=one_of("max", "min"))
+
+
+class BenchmarkObjective(Objective):
+    """A metric looked up in the space's tabular benchmark; charges the table's simulated cost."""
+
+    Config = BenchmarkObjectiveConfig
+
+    def __init__(self, config: Any = None, **deps: Any) -> None:
+        super().__init__(config, **deps)
+        self.direction = self.config.direction
+        self._benchmark = None
+
+    @property
+    def benchmark(self) -> Any:
+        if self._benchmark is None:
+            self._benchmark = self.space.load_benchmark(self.benchmark_path)
+        return self._benchmark
+
+    def check(self) -> None:
+        self.benchmark.check_metric(self.config.metric)
+
+    def evaluate(self, arch: Hashable) -> Evaluation:
+        value = self.benchmark.query(arch, self.config.metric)
+        return Evaluation(value=float(value), cost=float(self.benchmark.cost(arch, self.config.metric)))
+
+
+def _proxy_spec(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not (isinstance(value, str) and value) and not (isinstance(value, dict) and isinstance(value.get("name"), str)):
+        raise ValueError(f"{attribute.name}: expected a proxy name or a table with 'name', got {value!r}")
+
+
+@attrs.frozen
+class ProxyObjectiveConfig:
+    proxy: Any = attrs.field(default="params", validator=_proxy_spec)
+
+
+class ProxyObjective(Objective):
+    """A zero-cost proxy as the objective: no benchmark queries, direction taken from the proxy."""
+
+    Config = ProxyObjectiveConfig
+
+    def __init__(self, config: Any = None, **deps: Any) -> None:
+        super().__init__(config, **deps)
+        from nasplug.core.registry import registry
+
+        self.proxy = registry().create("proxy", self.config.proxy, section="objective.proxy", space=self.space)
+        self.direction = self.proxy.direction
+        self._context: ProxyContext | None = None
+
+    def context(self) -> ProxyContext:
+        if self._context is None:
+            batch, classes = None, 10
+            if self.proxy.needs_data:
+                if self.data is None or self.data.path is None:
+                    raise ConfigError(f"proxy '{type(self.proxy).__name__}' needs images; add [data] path = \"batch.npz\" to the config")
+                from nasplug.core.data import load_image_batch
+                x, y, classes = load_image_batch(self.data.path, self.data.batch_size, self.data.num_classes)
+                batch = (x, y)
+            self._context = ProxyContext(seed=derive_seed(self.seed, "proxy"), batch=batch, num_classes=classes)
+        return self._context
+
+    def check(self) -> None:
+        self.context()
+
+    def evaluate(self, arch: Hashable) -> Evaluation:
+        return Evaluation(value=float(self.proxy.score(arch, self.context())))

@@ -1,0 +1,117 @@
+"""Build validated ``attrs`` configuration objects from TOML tables, with errors naming the key.
+
+Every part (space, encoder, predictor, sampler, proxy, strategy, objective, executor) declares a
+frozen ``attrs`` class ``Config``. :func:`build_config` turns a plain dict (a TOML table) into it,
+rejecting unknown keys and reporting type or range problems as ``ConfigError`` naming
+``section.key``. The validators below are small helpers so that plugin authors write
+``field(default=10, validator=positive_int)`` and get the same messages.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Mapping, TypeVar
+
+import attrs
+
+from nasplug.core.errors import ConfigError
+
+C = TypeVar("C")
+
+
+def _fail(attribute: attrs.Attribute, expected: str, value: Any) -> None:
+    # The attribute name is prefixed with the section by build_config.
+    raise ValueError(f"{attribute.name}: expected {expected}, got {value!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def positive_int(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not _is_int(value) or value < 1:
+        _fail(attribute, "an integer >= 1", value)
+
+
+def non_negative_int(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not _is_int(value) or value < 0:
+        _fail(attribute, "an integer >= 0", value)
+
+
+def optional_positive_int(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None:
+        positive_int(inst, attribute, value)
+
+
+def number_in(low: float | None = None, high: float | None = None, *, optional: bool = False):
+    """Validator: a real number (int or float, not bool) within [low, high]."""
+
+    def check(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value is None and optional:
+            return
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and low is not None and value < low:
+            ok = False
+        if ok and high is not None and value > high:
+            ok = False
+        if not ok:
+            bounds = f" in [{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+            _fail(attribute, "a number" + bounds, value)
+
+    return check
+
+
+def one_of(*choices: Any):
+    """Validator: the value is one of ``choices``."""
+
+    def check(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value not in choices:
+            _fail(attribute, "one of " + ", ".join(repr(c) for c in choices), value)
+
+    return check
+
+
+def string(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        _fail(attribute, "a non-empty string", value)
+
+
+def optional_string(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None:
+        string(inst, attribute, value)
+
+
+def string_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        _fail(attribute, "a list of strings", value)
+
+
+def build_config(cls: type[C], options: Mapping[str, Any] | None, section: str) -> C:
+    """Instantiate ``attrs`` class ``cls`` from ``options``; errors name ``section.key``."""
+    options = dict(options or {})
+    known = {a.alias or a.name for a in attrs.fields(cls) if a.init}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else (
+            f"known keys: {', '.join(sorted(known))}" if known else "this part takes no options")
+        raise ConfigError(f"config key '{section}.{key}' is not an option of this part; {hint}")
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if ":" in message and message.split(":", 1)[0] in known:
+            key, rest = message.split(":", 1)
+            raise ConfigError(f"config key '{section}.{key}':{rest}; fix the value in the config") from None
+        raise ConfigError(f"config section '{section}': {message}") from None
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """The plain-dict (TOML-table) form of an ``attrs`` config object."""
+    return attrs.asdict(config, recurse=True)
+
+
+@attrs.frozen
+class NoOptions:
+    """Configuration of a part that takes no options."""

@@ -1,0 +1,149 @@
+"""Turn stored runs into CSV tables and PNG plots (``nasplug report``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from nasplug.core.errors import StoreError
+from nasplug.core.metrics import best_so_far
+from nasplug.core.store import RunRecord, Store
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    flat = []
+    for row in rows:
+        out = {}
+        for key, value in row.items():
+            if isinstance(value, dict):
+                for sub, v in value.items():
+                    out[f"{key}.{sub}"] = v
+            elif isinstance(value, list):
+                out[key] = json.dumps(value)
+            else:
+                out[key] = value
+        flat.append(out)
+    fields = list(dict.fromkeys(k for row in flat for k in row))
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(flat)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label(run: RunRecord) -> str:
+    parts = run.config
+    detail = {"search": parts.get("strategy", {}), "predict": parts.get("sampler", {}), "score": parts.get("proxy", {})}[run.kind]
+    name = detail.get("name", "?") if isinstance(detail, dict) else detail
+    return f"run {run.id}: {name} (seed {run.seed})"
+
+
+def _plot_search(store: Store, runs: Sequence[RunRecord], out: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for run in runs:
+        evals = [e for e in store.evaluations(run.id) if not e.info.get("repeat")]
+        curve = best_so_far([e.fitness for e in evals])
+        sign = -1.0 if (run.result or {}).get("objective_direction") == "min" else 1.0
+        ax.plot(np.arange(1, len(curve) + 1), sign * curve, label=_label(run))
+    ax.set_xlabel("queries")
+    ax.set_ylabel("best objective so far")
+    ax.set_title("search: best-so-far")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    path = out / "search_best_so_far.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _plot_predict(store: Store, runs: Sequence[RunRecord], out: Path) -> Path:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for run in runs:
+        rounds = store.rounds(run.id)
+        labels = [r.metrics["labels"] for r in rounds]
+        for ax, key in zip(axes, ("kendall_tau", "spearman")):
+            ax.plot(labels, [r.metrics[key] for r in rounds], marker="o", ms=3, label=_label(run))
+    for ax, key in zip(axes, ("Kendall tau", "Spearman")):
+        ax.set_xlabel("labelled architectures")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("predict: predictor quality on unlabelled architectures")
+    path = out / "predict_metrics.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _plot_score(store: Store, run: RunRecord, out: Path) -> list[Path]:
+    plt = _pyplot()
+    evals = store.evaluations(run.id)
+    metrics = list((run.result or {}).get("correlations", {}))
+    paths = []
+    for metric in metrics:
+        fig, ax = plt.subplots(figsize=(5.2, 4.2))
+        x = np.array([e.value for e in evals])
+        y = np.array([e.info.get(metric, np.nan) for e in evals])
+        ax.scatter(x, y, s=4, alpha=0.5)
+        if np.all(x[np.isfinite(x)] > 0) and np.nanmax(x) / max(np.nanmin(x), 1e-300) > 1e3:
+            ax.set_xscale("log")
+        corr = run.result["correlations"][metric]
+        ax.set_title(f"run {run.id}: {run.config.get('proxy', {}).get('name', '?')} vs {metric}\n"
+                     f"Spearman {corr['spearman']:.3f}, Kendall {corr['kendall_tau']:.3f}", fontsize=9)
+        ax.set_xlabel(f"proxy score ({run.result.get('direction', 'max')} is better)")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        path = out / f"score_run{run.id}_{metric}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_report(store: Store, run_ids: Sequence[int | str], out: str | Path) -> list[Path]:
+    """Write CSVs of each run and plots per run kind into ``out``; returns the files written."""
+    runs = [store.run(r) for r in run_ids]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for run in runs:
+        for table, rows in store.iter_tables(run.id):
+            if rows:
+                path = out / f"run{run.id}_{table}.csv"
+                _write_csv(path, rows)
+                written.append(path)
+        summary = out / f"run{run.id}_summary.json"
+        summary.write_text(json.dumps({"id": run.id, "kind": run.kind, "status": run.status, "config": run.config,
+                                       "result": run.result}, indent=2, default=str))
+        written.append(summary)
+    by_kind: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        by_kind.setdefault(run.kind, []).append(run)
+    if "search" in by_kind:
+        written.append(_plot_search(store, by_kind["search"], out))
+    if "predict" in by_kind:
+        written.append(_plot_predict(store, by_kind["predict"], out))
+    for run in by_kind.get("score", []):
+        if run.result is None:
+            raise StoreError(f"run {run.id} has not finished; resume it before reporting")
+        written.extend(_plot_score(store, run, out))
+    return written

@@ -1,0 +1,166 @@
+"""Run driver shared by every run kind: validation, store bookkeeping, resume and hooks."""
+
+from __future__ import annotations
+
+import abc
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import attrs
+
+from nasplug.core.config import RunConfig, load_config
+from nasplug.core.errors import StoreError
+from nasplug.core.hookspecs import hookimpl
+from nasplug.core.interfaces.space import SearchSpace
+from nasplug.core.plugins import plugin_manager
+from nasplug.core.registry import Registry, registry as default_registry
+from nasplug.core.store import EvaluationRecord, Store
+
+
+@attrs.define
+class RunContext:
+    """What hooks and run kinds see of a run in progress."""
+
+    id: int
+    kind: str
+    name: str
+    config: RunConfig
+    space: SearchSpace
+    store: Store
+    registry: Registry
+    executor: Any
+    resumed: bool = False
+    #: Progress: units done (replayed ones included) out of ``total`` (``None`` if unknown).
+    completed: int = 0
+    total: int | None = None
+    unit: str = "eval"
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    def record(self, record: EvaluationRecord) -> None:
+        """Hand a finished evaluation to the hooks (the store recorder commits it)."""
+        self.completed += 1 if self.unit == "eval" else 0
+        plugin_manager().hook.nasplug_after_evaluation(run=self, record=record)
+
+    def finish_round(self, round: int, labelled: list[int], metrics: dict[str, float]) -> None:
+        if self.unit == "round":
+            self.completed += 1
+        plugin_manager().hook.nasplug_after_round(run=self, round=round, labelled=labelled, metrics=metrics)
+
+
+@attrs.frozen
+class RunResult:
+    """The outcome of a run: its id, kind, store path and summary."""
+
+    id: int
+    kind: str
+    store: str
+    result: dict[str, Any]
+    resumed: bool = False
+
+
+class RunKind(abc.ABC):
+    """One kind of run. ``__init__`` builds and checks every part (raising ``NasplugError`` on
+    bad input) before the store is touched; ``execute`` does the work, reading what a previous
+    attempt stored so that a resumed run ends exactly as an uninterrupted one."""
+
+    unit = "eval"
+
+    def __init__(self, config: RunConfig, registry: Registry, space: SearchSpace) -> None:
+        self.config = config
+        self.registry = registry
+        self.space = space
+
+    def total(self) -> int | None:
+        return None
+
+    @abc.abstractmethod
+    def execute(self, run: RunContext) -> dict[str, Any]:
+        """Run to completion and return the summary stored with the run."""
+
+
+class StoreRecorder:
+    """Hook plugin committing every evaluation and round to the run's store as it finishes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @hookimpl
+    def nasplug_after_evaluation(self, run: RunContext, record: EvaluationRecord) -> None:
+        self.store.add_evaluation(record)
+
+    @hookimpl
+    def nasplug_after_round(self, run: RunContext, round: int, labelled: list[int], metrics: dict[str, float]) -> None:
+        self.store.add_round(run.id, round, labelled, metrics)
+
+
+def _kind_class(kind: str) -> type[RunKind]:
+    if kind == "search":
+        from nasplug.core.runs.search import SearchRun
+        return SearchRun
+    if kind == "predict":
+        from nasplug.core.runs.predict import PredictRun
+        return PredictRun
+    from nasplug.core.runs.score import ScoreRun
+    return ScoreRun
+
+
+def run(config: RunConfig | Mapping[str, Any] | str | Path, *, resume: bool = False, run_id: int | None = None,
+        store_path: str | Path | None = None, registry: Registry | None = None) -> RunResult:
+    """Execute a run described by ``config`` (a ``RunConfig``, a dict, or a TOML file path).
+
+    With ``resume``, continue the store's latest run (or ``run_id``), which must have been made
+    from the same configuration; a finished run is returned as stored.
+    """
+    if isinstance(config, (str, Path)):
+        config = load_config(config)
+    elif not isinstance(config, RunConfig):
+        config = RunConfig.from_dict(config)
+    reg = registry or default_registry()
+    space = reg.create("space", config.parts["space"], section="space")
+    kind = _kind_class(config.kind)(config, reg, space)
+    executor = reg.create("executor", config.parts["executor"], section="executor")
+
+    path = Path(store_path or config.store.path)
+    store = Store(path, create=not resume)
+    try:
+        if resume:
+            target = store.run(run_id) if run_id is not None else store.latest_run()
+            if target is None:
+                raise StoreError(f"nothing to resume in {path}: it holds no runs; run without --resume")
+            if target.config_hash != config.config_hash:
+                raise StoreError(
+                    f"run {target.id} in {path} was made from a different config (hash {target.config_hash}, this config {config.config_hash}); resume with the original config or run without --resume")
+            if target.status == "finished":
+                return RunResult(target.id, target.kind, str(path), target.result or {}, resumed=True)
+            rid = target.id
+            store.set_status(rid, "running")
+        else:
+            rid = store.create_run(config.kind, config.name, config.raw, config.config_hash, config.seed)
+        ctx = RunContext(id=rid, kind=config.kind, name=config.name, config=config, space=space, store=store,
+                         registry=reg, executor=executor, resumed=resume, total=kind.total(), unit=kind.unit)
+        pm = plugin_manager()
+        recorder = StoreRecorder(store)
+        pm.register(recorder)
+        started = time.perf_counter()
+        try:
+            pm.hook.nasplug_run_start(run=ctx)
+            result = kind.execute(ctx)
+            result["run_seconds"] = round(time.perf_counter() - started, 3)
+            store.set_status(rid, "finished", result)
+            pm.hook.nasplug_run_end(run=ctx, result=result)
+        except KeyboardInterrupt:
+            store.set_status(rid, "interrupted")
+            raise
+        except BaseException:
+            store.set_status(rid, "failed")
+            raise
+        finally:
+            pm.unregister(recorder)
+            executor.close()
+        return RunResult(rid, config.kind, str(path), result, resumed=resume)
+    finally:
+        store.close()

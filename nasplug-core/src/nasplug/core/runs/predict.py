@@ -1,0 +1,117 @@
+"""``predict`` runs: a sampler chooses which architectures to label, a predictor learns from them,
+and after every round the predictor is scored on every unlabelled architecture of the pool."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from nasplug.core import metrics
+from nasplug.core.errors import BudgetError, StoreError
+from nasplug.core.interfaces.sampler import SelectionContext
+from nasplug.core.runs.base import RunContext, RunKind
+from nasplug.core.seeding import derive_rng, derive_seed
+from nasplug.core.store import EvaluationRecord
+
+
+class PredictRun(RunKind):
+    """Round 0 labels ``initial`` architectures, rounds 1..R add ``per_round`` each. The random
+    streams of round r derive from (seed, r) and a round is stored with its labelled set once its
+    metrics are known, so a resumed run continues from its last stored round."""
+
+    unit = "round"
+
+    def __init__(self, config, registry, space) -> None:
+        super().__init__(config, registry, space)
+        o = self.options = config.options
+        self.benchmark = space.load_benchmark(config.benchmark.path)
+        self.benchmark.check_metric(o.metric)
+        self.sampler = registry.create("sampler", config.parts["sampler"], section="sampler", space=space)
+        self.new_predictor()  # option errors surface now
+        pool = list(self.benchmark.architectures())
+        if o.pool_size is not None:
+            if o.pool_size > len(pool):
+                raise BudgetError(f"predict.pool_size = {o.pool_size} exceeds the {len(pool)} architectures of the benchmark; lower it")
+            keep = np.sort(derive_rng(config.seed, "pool").choice(len(pool), o.pool_size, replace=False))
+            pool = [pool[i] for i in keep]
+        if o.total_labels >= len(pool):
+            raise BudgetError(
+                f"the run labels {o.total_labels} architectures (initial + per_round x rounds) but the pool has {len(pool)}; lower the budget so some remain to evaluate on")
+        self.pool = pool
+        self.y = self.benchmark.query_many(pool, o.metric)
+
+    def new_predictor(self) -> Any:
+        return self.registry.create("predictor", self.config.parts["predictor"], section="predictor", space=self.space)
+
+    def total(self) -> int:
+        return self.options.rounds + 1
+
+    def _fit(self, labelled: list[int], round: int) -> tuple[Any, float]:
+        predictor = self.new_predictor()
+        start = time.perf_counter()
+        predictor.fit([self.pool[i] for i in labelled], self.y[labelled], seed=derive_seed(self.config.seed, "fit", round))
+        return predictor, time.perf_counter() - start
+
+    def _evaluate(self, predictor: Any, labelled: list[int]) -> dict[str, float]:
+        mask = np.ones(len(self.pool), dtype=bool)
+        mask[labelled] = False
+        rest = np.flatnonzero(mask)
+        pred = np.asarray(predictor.predict([self.pool[i] for i in rest]), dtype=float)
+        true = self.y[rest]
+        out = {"labels": float(len(labelled)), "kendall_tau": metrics.kendall_tau(pred, true),
+               "spearman": metrics.spearman(pred, true), "mse": metrics.mse(pred, true)}
+        for k in self.options.top_k:
+            out[f"precision@{k}"] = metrics.precision_at_k(pred, true, k)
+        return out
+
+    def _select(self, run: RunContext, labelled: list[int], predictor: Any, round: int, k: int) -> list[int]:
+        rng = derive_rng(self.config.seed, "select", round)
+        if round == 0 and self.options.initial_sampler == "random":
+            return [int(i) for i in rng.choice(len(self.pool), k, replace=False)]
+        ctx = SelectionContext(space=self.space, pool=self.pool, labelled=np.asarray(labelled, dtype=int),
+                               labels=self.y[labelled], predictor=predictor, rng=rng, round=round,
+                               new_predictor=self.new_predictor, executor=run.executor)
+        return self.sampler.select(ctx, k)
+
+    def _label(self, run: RunContext, chosen: list[int], labelled: list[int], stored: dict[int, EvaluationRecord], round: int) -> None:
+        for index in chosen:
+            seq = len(labelled)
+            key = self.space.canonical(self.pool[index])
+            if seq in stored:
+                if stored[seq].arch != key:
+                    raise StoreError(f"resume diverged at label {seq} of run {run.id}; the sampler is not deterministic under its seed")
+            else:
+                value = float(self.y[index])
+                run.record(EvaluationRecord(run.id, seq, key, value, value, float(self.benchmark.cost(self.pool[index], self.options.metric)),
+                                            0.0, {"round": round, "index": int(index)}))
+            labelled.append(int(index))
+
+    def execute(self, run: RunContext) -> dict[str, Any]:
+        o = self.options
+        stored = {r.seq: r for r in run.store.evaluations(run.id)}
+        rounds = run.store.rounds(run.id)
+        history = [r.metrics for r in rounds]
+        run.completed = len(rounds)
+        if rounds:
+            labelled = list(rounds[-1].labelled)
+            start = rounds[-1].round + 1
+            predictor = self._fit(labelled, rounds[-1].round)[0] if start <= o.rounds else None
+        else:
+            labelled, start, predictor = [], 0, None
+        for r in range(start, o.rounds + 1):
+            k = o.initial if r == 0 else o.per_round
+            round_started = time.perf_counter()
+            chosen = self._select(run, labelled, predictor, r, k)
+            select_seconds = time.perf_counter() - round_started
+            self._label(run, chosen, labelled, stored, r)
+            predictor, fit_seconds = self._fit(labelled, r)
+            scores = self._evaluate(predictor, labelled)
+            scores.update(select_seconds=select_seconds, fit_seconds=fit_seconds,
+                          round_seconds=time.perf_counter() - round_started)
+            history.append(scores)
+            run.finish_round(r, list(labelled), scores)
+        final = history[-1]
+        return {"rounds": len(history), "labels": len(labelled), "pool": len(self.pool), "metric": o.metric,
+                "final": {k: v for k, v in final.items() if not k.endswith("_seconds")}}

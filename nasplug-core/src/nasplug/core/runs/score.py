@@ -1,0 +1,106 @@
+"""``score`` runs: evaluate a proxy on a set of architectures and correlate it with a benchmark."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Hashable
+
+import numpy as np
+
+from nasplug.core import metrics
+from nasplug.core.errors import ArchitectureError, BudgetError, ConfigError
+from nasplug.core.interfaces.proxy import ProxyContext
+from nasplug.core.runs.base import RunContext, RunKind
+from nasplug.core.seeding import derive_rng, derive_seed
+from nasplug.core.store import EvaluationRecord
+
+
+class _Scorer:
+    """Picklable: score one architecture and time it."""
+
+    def __init__(self, proxy: Any, ctx: ProxyContext) -> None:
+        self.proxy, self.ctx = proxy, ctx
+
+    def __call__(self, arch: Hashable) -> tuple[float, float]:
+        start = time.perf_counter()
+        value = float(self.proxy.score(arch, self.ctx))
+        return value, time.perf_counter() - start
+
+
+class ScoreRun(RunKind):
+    """Scores ``archs`` architectures (seeded sample, or the whole space). Correlations use the
+    proxy's fitness (its direction applied), so a useful proxy correlates positively; non-finite
+    scores are ranked last, never dropped silently (their count is reported)."""
+
+    def __init__(self, config, registry, space) -> None:
+        super().__init__(config, registry, space)
+        o = self.options = config.options
+        self.proxy = registry.create("proxy", config.parts["proxy"], section="proxy", space=space)
+        self.benchmark = None
+        if o.metrics:
+            self.benchmark = space.load_benchmark(config.benchmark.path)
+            for metric in o.metrics:
+                self.benchmark.check_metric(metric)
+        size = space.size()
+        if isinstance(o.archs, list):
+            self.archs = []
+            for i, text in enumerate(o.archs):
+                try:
+                    self.archs.append(space.parse(text))
+                except ArchitectureError as exc:
+                    raise ArchitectureError(f"config key 'score.archs[{i}]': {exc}") from None
+        elif o.archs == "all":
+            if size is None:
+                raise ConfigError("score.archs = \"all\" needs a finite space; give a number of architectures instead")
+            self.archs = list(space.enumerate())
+        else:
+            if size is not None and o.archs > size:
+                raise BudgetError(f"score.archs = {o.archs} exceeds the {size} architectures of the space; lower it or use \"all\"")
+            self.archs = space.sample_many(o.archs, derive_rng(config.seed, "archs"))
+        batch, classes = None, 10
+        if self.proxy.needs_data:
+            if config.data.path is None:
+                raise ConfigError(f"proxy '{config.parts['proxy']['name']}' needs images; add [data] path = \"batch.npz\" to the config")
+            from nasplug.core.data import load_image_batch
+            x, y, classes = load_image_batch(config.data.path, config.data.batch_size, config.data.num_classes)
+            batch = (x, y)
+        self.ctx = ProxyContext(seed=derive_seed(config.seed, "proxy"), batch=batch, num_classes=classes)
+
+    def total(self) -> int:
+        return len(self.archs)
+
+    def execute(self, run: RunContext) -> dict[str, Any]:
+        stored = {r.seq: r for r in run.store.evaluations(run.id)}
+        keys = [self.space.canonical(a) for a in self.archs]
+        for seq, rec in stored.items():
+            if keys[seq] != rec.arch:
+                raise ConfigError(f"resume diverged at architecture {seq} of run {run.id}; the space's sampling is not deterministic")
+        run.completed = len(stored)
+        todo = [i for i in range(len(self.archs)) if i not in stored]
+        truth = {m: self.benchmark.query_many(self.archs, m) for m in self.options.metrics} if self.benchmark else {}
+        for position, (value, wall) in run.executor.imap(_Scorer(self.proxy, self.ctx), [self.archs[i] for i in todo]):
+            i = todo[position]
+            fitness = self.proxy.fitness(value) if math.isfinite(value) else -math.inf
+            info = {m: float(t[i]) for m, t in truth.items()}
+            rec = EvaluationRecord(run.id, i, keys[i], value, fitness, 0.0, wall, info)
+            run.record(rec)
+            stored[i] = rec
+        records = [stored[i] for i in range(len(self.archs))]
+        fitness = np.array([r.fitness for r in records])
+        walls = np.array([r.wall for r in records])
+        result: dict[str, Any] = {
+            "archs": len(records), "direction": self.proxy.direction,
+            "non_finite": int(np.sum(~np.isfinite(fitness))),
+            "seconds_per_arch": float(np.mean(walls)) if len(walls) else float("nan"),
+            "correlations": {},
+        }
+        ranked = np.where(np.isfinite(fitness), fitness, -np.inf)
+        finite_floor = np.min(ranked[np.isfinite(ranked)]) - 1 if np.any(np.isfinite(ranked)) else 0.0
+        ranked = np.where(np.isfinite(ranked), ranked, finite_floor)  # non-finite: ranked last
+        for metric, true in truth.items():
+            result["correlations"][metric] = {
+                "spearman": metrics.spearman(ranked, true), "kendall_tau": metrics.kendall_tau(ranked, true),
+                f"top{self.options.top_percent:g}%": metrics.top_percent_retrieval(ranked, true, self.options.top_percent),
+            }
+        return result

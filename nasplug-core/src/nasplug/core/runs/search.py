@@ -1,0 +1,148 @@
+"""``search`` runs: a strategy optimises an objective under a query / simulated-time / wall budget."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Hashable
+
+import numpy as np
+
+from nasplug.core.errors import BenchmarkError, StoreError
+from nasplug.core.interfaces.strategy import Told
+from nasplug.core.runs.base import RunContext, RunKind
+from nasplug.core.seeding import derive_seed
+from nasplug.core.store import EvaluationRecord
+
+
+def _fitness(objective: Any, value: float) -> float:
+    return objective.fitness(value) if math.isfinite(value) else -math.inf
+
+
+class _Timed:
+    """Picklable wrapper timing one objective evaluation (executors may ship it to workers)."""
+
+    def __init__(self, objective: Any) -> None:
+        self.objective = objective
+
+    def __call__(self, arch: Hashable) -> tuple[Any, float]:
+        start = time.perf_counter()
+        evaluation = self.objective.evaluate(arch)
+        return evaluation, time.perf_counter() - start
+
+
+class SearchRun(RunKind):
+    """Ask/tell loop. Every proposal gets a sequence number; an architecture proposed again in
+    the same run is answered from the run's record (stored with ``info.repeat``) and is not
+    charged, so a budget of N queries means N distinct evaluations. On resume the strategy is
+    rebuilt with the same seed and replayed against the stored results."""
+
+    def __init__(self, config, registry, space) -> None:
+        super().__init__(config, registry, space)
+        self.options = config.options
+        deps = dict(space=space, benchmark_path=config.benchmark.path, seed=derive_seed(config.seed, "objective"),
+                    data=config.data)
+        self.objective = registry.create("objective", config.parts["objective"], section="objective", **deps)
+        self.objective.check()
+        self.strategy_seed = derive_seed(config.seed, "strategy")
+        # Build once now so that option errors surface before anything is stored.
+        registry.create("strategy", config.parts["strategy"], section="strategy", space=space, seed=self.strategy_seed)
+        self.benchmark = None
+        if self.options.report:
+            self.benchmark = space.load_benchmark(config.benchmark.path)
+            for metric in self.options.report:
+                self.benchmark.check_metric(metric)
+
+    def total(self) -> int | None:
+        return self.options.queries
+
+    def _exhausted(self, queries: int, simulated: float, wall: float) -> bool:
+        o = self.options
+        return ((o.queries is not None and queries >= o.queries)
+                or (o.seconds is not None and simulated >= o.seconds)
+                or (o.wall_seconds is not None and wall >= o.wall_seconds))
+
+    def execute(self, run: RunContext) -> dict[str, Any]:
+        space, objective, options = self.space, self.objective, self.options
+        strategy = self.registry.create("strategy", self.config.parts["strategy"], section="strategy",
+                                        space=space, seed=self.strategy_seed)
+        stored = {r.seq: r for r in run.store.evaluations(run.id)}
+        run.completed = sum(1 for r in stored.values() if not r.info.get("repeat"))
+        timed = _Timed(objective)
+        seen: dict[str, EvaluationRecord] = {}
+        history: list[EvaluationRecord] = []
+        queries, simulated, seq = 0, 0.0, 0
+        wall_before = sum(r.wall for r in stored.values())
+        started = time.perf_counter()
+        max_proposals = options.max_proposals or (20 * options.queries + 100 if options.queries else 10**6)
+
+        while not self._exhausted(queries, simulated, wall_before + time.perf_counter() - started):
+            if seq >= max_proposals:
+                break
+            n = options.batch_size
+            if options.queries is not None:
+                n = min(n, options.queries - queries)
+            proposals = list(strategy.ask(n))[:n]
+            if not proposals:
+                break
+            keys = [space.canonical(a) for a in proposals]
+            records: list[EvaluationRecord | None] = [None] * len(proposals)
+            pending: dict[str, int] = {}
+            for i, key in enumerate(keys):
+                s = seq + i
+                if s in stored:
+                    rec = stored[s]
+                    if rec.arch != key:
+                        raise StoreError(
+                            f"resume diverged at evaluation {s} of run {run.id} (stored {rec.arch}, proposed {key}); the strategy is not deterministic under its seed")
+                    records[i] = rec
+                    if not rec.info.get("repeat"):
+                        seen[key] = rec
+                elif key not in seen and key not in pending:
+                    pending[key] = i
+            todo = list(pending.values())
+            for position, (evaluation, wall) in run.executor.imap(timed, [proposals[i] for i in todo]):
+                i = todo[position]
+                rec = EvaluationRecord(run.id, seq + i, keys[i], float(evaluation.value),
+                                       _fitness(objective, float(evaluation.value)), float(evaluation.cost), wall,
+                                       dict(evaluation.info))
+                run.record(rec)
+                records[i] = rec
+                seen[keys[i]] = rec
+            for i, key in enumerate(keys):
+                if records[i] is None:
+                    first = seen[key]
+                    rec = EvaluationRecord(run.id, seq + i, key, first.value, first.fitness, 0.0, 0.0,
+                                           {"repeat": True, "of": first.seq})
+                    run.store.add_evaluation(rec)
+                    records[i] = rec
+            for rec in records:
+                if not rec.info.get("repeat"):
+                    queries += 1
+                    simulated += rec.cost
+                history.append(rec)
+            strategy.tell([Told(a, r.fitness, r.value) for a, r in zip(proposals, records)])
+            seq += len(proposals)
+        return self._summary(history, queries, simulated)
+
+    def _summary(self, history: list[EvaluationRecord], queries: int, simulated: float) -> dict[str, Any]:
+        evaluated = [r for r in history if not r.info.get("repeat")]
+        result: dict[str, Any] = {"queries": queries, "proposals": len(history), "simulated_seconds": simulated,
+                                  "objective_direction": self.objective.direction}
+        if not evaluated:
+            return result
+        finite = [r for r in evaluated if math.isfinite(r.fitness)]
+        best = max(finite or evaluated, key=lambda r: (r.fitness, -r.seq))
+        result.update(best_arch=best.arch, best_value=best.value, best_seq=best.seq)
+        if self.benchmark is not None:
+            arch = self.space.parse(best.arch)
+            report: dict[str, float] = {}
+            for metric in self.options.report:
+                value = float(self.benchmark.query(arch, metric))
+                column = self.benchmark.query_many(self.benchmark.architectures(), metric)
+                optimum = float(np.nanmax(column))
+                report[metric] = value
+                report[f"{metric}_optimum"] = optimum
+                report[f"{metric}_regret"] = optimum - value
+            result["report"] = report
+        return result

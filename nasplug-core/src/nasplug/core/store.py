@@ -1,0 +1,220 @@
+"""The SQLite result store: one file holding runs, their evaluations and predict rounds.
+
+Every evaluation is committed as it finishes (WAL journal, so readers never block the writer and a
+``kill -9`` loses at most the evaluation in flight). Evaluations are keyed by ``(run, seq)``, which
+is what makes resume exact: a resumed run replays its decisions and finds each stored result at the
+same sequence number instead of evaluating it again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import attrs
+
+from nasplug.core.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    config TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    result TEXT
+);
+CREATE TABLE IF NOT EXISTS evaluations (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    seq INTEGER NOT NULL,
+    arch TEXT NOT NULL,
+    value REAL,
+    fitness REAL,
+    cost REAL NOT NULL,
+    wall REAL NOT NULL,
+    info TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS rounds (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    round INTEGER NOT NULL,
+    labelled TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (run_id, round)
+);
+"""
+
+
+def _num(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _sql_num(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} as JSON")
+
+
+def dumps(obj: Any) -> str:
+    """JSON with NaN/inf kept (as JSON's non-standard literals) and numpy values converted."""
+    return json.dumps(obj, sort_keys=True, default=_json_default)
+
+
+@attrs.frozen
+class EvaluationRecord:
+    """One stored evaluation. ``value`` is the raw objective or proxy value, ``fitness`` its
+    higher-is-better form, ``cost`` simulated seconds charged, ``wall`` real seconds taken."""
+
+    run_id: int
+    seq: int
+    arch: str
+    value: float
+    fitness: float
+    cost: float = 0.0
+    wall: float = 0.0
+    info: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class RunRecord:
+    id: int
+    kind: str
+    name: str
+    config: dict[str, Any]
+    config_hash: str
+    seed: int
+    status: str
+    created: float
+    updated: float
+    result: dict[str, Any] | None
+
+
+@attrs.frozen
+class RoundRecord:
+    run_id: int
+    round: int
+    labelled: list[int]
+    metrics: dict[str, float]
+
+
+class Store:
+    """A SQLite database of runs. Safe to open from several processes (WAL, busy timeout)."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"no result store at {self.path}; run a config first or pass --store PATH")
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a nasplug result store ({exc}); choose another store path") from None
+        if row is None:
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has store schema {row[0]}, this nasplug reads {SCHEMA_VERSION}; use a new store path")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- runs -----------------------------------------------------------------------------
+    def create_run(self, kind: str, name: str, config: dict[str, Any], config_hash: str, seed: int) -> int:
+        now = time.time()
+        cur = self._db.execute(
+            "INSERT INTO runs (kind, name, config, config_hash, seed, status, created, updated) VALUES (?,?,?,?,?,?,?,?)",
+            (kind, name, dumps(config), config_hash, seed, "running", now, now))
+        return int(cur.lastrowid)
+
+    def _run_from_row(self, row: tuple) -> RunRecord:
+        return RunRecord(id=row[0], kind=row[1], name=row[2], config=json.loads(row[3]), config_hash=row[4],
+                         seed=row[5], status=row[6], created=row[7], updated=row[8],
+                         result=json.loads(row[9]) if row[9] else None)
+
+    def run(self, run_id: int | str) -> RunRecord:
+        try:
+            rid = int(run_id)
+        except (TypeError, ValueError):
+            raise StoreError(f"run id must be an integer, not {run_id!r}; list runs with 'nasplug runs'") from None
+        row = self._db.execute("SELECT * FROM runs WHERE id=?", (rid,)).fetchone()
+        if row is None:
+            known = [str(r.id) for r in self.runs()]
+            listing = ", ".join(known[-10:]) if known else "none"
+            raise StoreError(f"no run {rid} in {self.path} (runs: {listing}); list runs with 'nasplug runs'")
+        return self._run_from_row(row)
+
+    def runs(self) -> list[RunRecord]:
+        return [self._run_from_row(r) for r in self._db.execute("SELECT * FROM runs ORDER BY id")]
+
+    def latest_run(self) -> RunRecord | None:
+        row = self._db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return self._run_from_row(row) if row else None
+
+    def set_status(self, run_id: int, status: str, result: dict[str, Any] | None = None) -> None:
+        self._db.execute("UPDATE runs SET status=?, updated=?, result=COALESCE(?, result) WHERE id=?",
+                         (status, time.time(), dumps(result) if result is not None else None, run_id))
+
+    # --- evaluations ----------------------------------------------------------------------
+    def add_evaluation(self, record: EvaluationRecord) -> None:
+        """Commit one evaluation. Adding the same ``(run, seq)`` twice is an error, so a resumed
+        run can never duplicate work silently."""
+        try:
+            self._db.execute(
+                "INSERT INTO evaluations (run_id, seq, arch, value, fitness, cost, wall, info, created) VALUES (?,?,?,?,?,?,?,?,?)",
+                (record.run_id, record.seq, record.arch, _sql_num(record.value), _sql_num(record.fitness),
+                 float(record.cost), float(record.wall), dumps(record.info), time.time()))
+        except sqlite3.IntegrityError:
+            raise StoreError(f"evaluation {record.seq} of run {record.run_id} is already stored; this is a resume bug") from None
+
+    def evaluations(self, run_id: int) -> list[EvaluationRecord]:
+        rows = self._db.execute(
+            "SELECT run_id, seq, arch, value, fitness, cost, wall, info FROM evaluations WHERE run_id=? ORDER BY seq",
+            (run_id,))
+        return [EvaluationRecord(r[0], r[1], r[2], _num(r[3]), _num(r[4]), r[5], r[6], json.loads(r[7])) for r in rows]
+
+    def count_evaluations(self, run_id: int) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM evaluations WHERE run_id=?", (run_id,)).fetchone()[0])
+
+    # --- rounds ---------------------------------------------------------------------------
+    def add_round(self, run_id: int, round: int, labelled: list[int], metrics: dict[str, float]) -> None:
+        self._db.execute("INSERT OR REPLACE INTO rounds VALUES (?,?,?,?,?)",
+                         (run_id, round, dumps([int(i) for i in labelled]), dumps(metrics), time.time()))
+
+    def rounds(self, run_id: int) -> list[RoundRecord]:
+        rows = self._db.execute("SELECT run_id, round, labelled, metrics FROM rounds WHERE run_id=? ORDER BY round", (run_id,))
+        return [RoundRecord(r[0], r[1], json.loads(r[2]), json.loads(r[3])) for r in rows]
+
+    def iter_tables(self, run_id: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Rows of this run's evaluations and rounds, for export."""
+        yield "evaluations", [attrs.asdict(e) for e in self.evaluations(run_id)]
+        yield "rounds", [attrs.asdict(r) for r in self.rounds(run_id)]

@@ -1,0 +1,392 @@
+"""Conformance suites: subclass one, provide its fixture, and your part is checked against the
+contract the runner relies on. See :mod:`nasplug.core.testing` for the pattern."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nasplug.core.errors import ArchitectureError, BudgetError
+from nasplug.core.hookspecs import hookimpl
+from nasplug.core.interfaces.predictor import Predictor
+from nasplug.core.interfaces.proxy import ProxyContext
+from nasplug.core.interfaces.sampler import SelectionContext
+from nasplug.core.interfaces.strategy import Told
+from nasplug.core.metrics import spearman
+from nasplug.core.plugins import plugin_manager
+from nasplug.core.registry import Registry
+from nasplug.core.testing.toy import ToySpace
+
+
+class SearchSpaceConformance:
+    """Provide a ``space`` fixture (an instance)."""
+
+    n_samples = 25
+
+    def _samples(self, space: Any, seed: int = 0, n: int | None = None) -> list[Any]:
+        rng = np.random.default_rng(seed)
+        return [space.sample(rng) for _ in range(n or self.n_samples)]
+
+    def test_sample_roundtrips_through_canonical(self, space: Any) -> None:
+        for arch in self._samples(space):
+            key = space.canonical(arch)
+            assert isinstance(key, str) and key
+            assert space.canonical(space.parse(key)) == key
+            assert space.contains(arch)
+
+    def test_sampling_is_deterministic_under_a_seed(self, space: Any) -> None:
+        a = [space.canonical(x) for x in self._samples(space, 7)]
+        b = [space.canonical(x) for x in self._samples(space, 7)]
+        assert a == b
+
+    def test_mutate_returns_a_different_member(self, space: Any) -> None:
+        rng = np.random.default_rng(1)
+        for arch in self._samples(space):
+            child = space.mutate(arch, rng)
+            assert space.contains(child)
+            assert space.canonical(child) != space.canonical(arch)
+            assert space.distance(arch, child) > 0
+
+    def test_neighbours_are_distinct_members(self, space: Any) -> None:
+        for arch in self._samples(space, n=5):
+            keys = [space.canonical(n) for n in space.neighbours(arch)]
+            assert keys, "an architecture should have neighbours"
+            assert len(set(keys)) == len(keys)
+            assert space.canonical(arch) not in keys
+            assert all(space.distance(arch, n) > 0 for n in space.neighbours(arch))
+
+    def test_distance_is_a_metric(self, space: Any) -> None:
+        xs = self._samples(space, 3, 12)
+        for a in xs:
+            assert space.distance(a, a) == 0
+            for b in xs:
+                assert space.distance(a, b) == space.distance(b, a)
+                assert space.distance(a, b) >= 0
+                for c in xs[:4]:
+                    assert space.distance(a, c) <= space.distance(a, b) + space.distance(b, c) + 1e-9
+
+    def test_parse_rejects_non_members(self, space: Any) -> None:
+        with pytest.raises(ArchitectureError):
+            space.parse("this is not an architecture")
+
+    def test_enumerate_covers_the_space(self, space: Any) -> None:
+        size = space.size()
+        if size is None or size > 200_000:
+            pytest.skip("space is infinite or too large to enumerate in a test")
+        keys = {space.canonical(a) for a in space.enumerate()}
+        assert len(keys) == size
+
+    def test_graph_form_is_a_labelled_dag(self, space: Any) -> None:
+        for arch in self._samples(space, n=5):
+            try:
+                g = space.graph(arch)
+            except NotImplementedError:
+                pytest.skip("space has no graph form")
+            n = len(g.ops)
+            assert g.adjacency.shape == (n, n)
+            assert n <= space.max_nodes
+            assert np.all(np.tril(g.adjacency) == 0), "adjacency must be upper triangular (a DAG in topological order)"
+            assert set(g.ops) <= set(space.op_vocabulary)
+
+    def test_to_module_runs_a_forward_pass(self, space: Any) -> None:
+        torch = pytest.importorskip("torch")
+        arch = self._samples(space, n=1)[0]
+        try:
+            module = space.to_module(arch, num_classes=10)
+        except NotImplementedError:
+            pytest.skip("space does not build networks")
+        with torch.no_grad():
+            out = module.eval()(torch.randn(2, 3, 32, 32))
+        assert tuple(out.shape) == (2, 10)
+
+
+class _PartSuite:
+    """Fixtures common to suites that build a part class on the toy space."""
+
+    @pytest.fixture
+    def space(self) -> Any:
+        return ToySpace()
+
+    def build(self, cls: type, options: dict[str, Any], **deps: Any) -> Any:
+        from nasplug.core.options import build_config
+
+        return cls(build_config(cls.Config, options, cls.__name__), **deps)
+
+
+class EncoderConformance(_PartSuite):
+    """Provide ``encoder_cls`` (and optionally ``encoder_options``, ``space``)."""
+
+    @pytest.fixture
+    def encoder_options(self) -> dict[str, Any]:
+        return {}
+
+    def test_encodes_to_a_float_matrix(self, encoder_cls: type, encoder_options: dict, space: Any) -> None:
+        encoder = self.build(encoder_cls, encoder_options, space=space)
+        archs = [space.sample(np.random.default_rng(i)) for i in range(10)]
+        x = encoder.encode(archs)
+        assert x.ndim == 2 and x.shape[0] == 10 and x.dtype == np.float32
+        assert np.all(np.isfinite(x))
+
+    def test_equal_architectures_encode_alike(self, encoder_cls: type, encoder_options: dict, space: Any) -> None:
+        encoder = self.build(encoder_cls, encoder_options, space=space)
+        arch = space.sample(np.random.default_rng(0))
+        again = space.parse(space.canonical(arch))
+        x = encoder.encode([arch, again])
+        assert np.array_equal(x[0], x[1])
+
+    def test_different_architectures_encode_differently(self, encoder_cls: type, encoder_options: dict, space: Any) -> None:
+        encoder = self.build(encoder_cls, encoder_options, space=space)
+        arch = space.sample(np.random.default_rng(0))
+        x = encoder.encode([arch, space.mutate(arch, np.random.default_rng(1))])
+        assert not np.array_equal(x[0], x[1])
+
+
+class PredictorConformance(_PartSuite):
+    """Provide ``predictor_cls`` (and optionally ``predictor_options``, ``min_spearman``). The
+    predictor must learn the toy benchmark's accuracy from 300 labels."""
+
+    @pytest.fixture
+    def predictor_options(self) -> dict[str, Any]:
+        return {}
+
+    @pytest.fixture
+    def min_spearman(self) -> float:
+        return 0.5
+
+    def _data(self, space: Any) -> tuple[list, np.ndarray, list, np.ndarray]:
+        bench = space.load_benchmark()
+        archs = space.sample_many(800, np.random.default_rng(0))
+        y = bench.query_many(archs, "accuracy")
+        return archs[:300], y[:300], archs[300:], y[300:]
+
+    def test_learns_a_learnable_target(self, predictor_cls, predictor_options, space, min_spearman) -> None:
+        train, y, test, y_test = self._data(space)
+        predictor = self.build(predictor_cls, predictor_options, space=space).fit(train, y, seed=0)
+        pred = predictor.predict(test)
+        assert pred.shape == (len(test),)
+        assert spearman(pred, y_test) >= min_spearman
+
+    def test_fit_is_deterministic_under_a_seed(self, predictor_cls, predictor_options, space) -> None:
+        train, y, test, _ = self._data(space)
+        a = self.build(predictor_cls, predictor_options, space=space).fit(train, y, seed=3).predict(test[:50])
+        b = self.build(predictor_cls, predictor_options, space=space).fit(train, y, seed=3).predict(test[:50])
+        np.testing.assert_allclose(a, b)
+
+    def test_embed_gives_one_row_per_architecture(self, predictor_cls, predictor_options, space) -> None:
+        train, y, test, _ = self._data(space)
+        predictor = self.build(predictor_cls, predictor_options, space=space).fit(train, y, seed=0)
+        z = predictor.embed(test[:20])
+        assert z.ndim == 2 and z.shape[0] == 20 and np.all(np.isfinite(z))
+
+    def test_clone_is_unfitted_with_the_same_config(self, predictor_cls, predictor_options, space) -> None:
+        predictor = self.build(predictor_cls, predictor_options, space=space)
+        twin = predictor.clone()
+        assert type(twin) is type(predictor) and twin.config == predictor.config and twin is not predictor
+
+
+class _RidgePredictor(Predictor):
+    """Test helper: ridge regression on per-slot one-hot digits of the toy space."""
+
+    def _x(self, archs: Any) -> np.ndarray:
+        c = self.space.config.choices
+        return np.array([np.eye(c)[[int(ch) for ch in a]].ravel() for a in archs], dtype=float)
+
+    def fit(self, archs, y, *, seed=0):
+        x = self._x(archs)
+        self.w = np.linalg.solve(x.T @ x + np.eye(x.shape[1]), x.T @ (np.asarray(y) - np.mean(y)))
+        self.b = float(np.mean(y))
+        return self
+
+    def predict(self, archs):
+        return self._x(archs) @ self.w + self.b
+
+    def embed(self, archs):
+        return self._x(archs)
+
+
+class SamplerConformance(_PartSuite):
+    """Provide ``sampler_cls`` (and optionally ``sampler_options``). The sampler selects from a
+    256-architecture toy pool with a ridge predictor trained on the labelled set."""
+
+    @pytest.fixture
+    def sampler_options(self) -> dict[str, Any]:
+        return {}
+
+    @pytest.fixture
+    def space(self) -> Any:
+        return ToySpace(ToySpace.Config(positions=4, choices=4))
+
+    def _context(self, space: Any, labelled: list[int], seed: int = 0, round: int = 1) -> SelectionContext:
+        pool = list(space.enumerate())
+        bench = space.load_benchmark()
+        y = bench.query_many(pool, "accuracy")
+        labelled_arr = np.asarray(labelled, dtype=int)
+        predictor = _RidgePredictor(space=space).fit([pool[i] for i in labelled], y[labelled_arr]) if labelled else None
+        return SelectionContext(space=space, pool=pool, labelled=labelled_arr, labels=y[labelled_arr],
+                                predictor=predictor, rng=np.random.default_rng(seed), round=round,
+                                new_predictor=lambda: _RidgePredictor(space=space))
+
+    def test_selects_k_distinct_unlabelled(self, sampler_cls, sampler_options, space) -> None:
+        sampler = self.build(sampler_cls, sampler_options, space=space)
+        labelled = list(range(0, 256, 16))
+        chosen = sampler.select(self._context(space, labelled), 10)
+        assert len(chosen) == 10 and len(set(chosen)) == 10
+        assert not set(chosen) & set(labelled)
+        assert all(0 <= i < 256 for i in chosen)
+
+    def test_is_deterministic_under_a_seed(self, sampler_cls, sampler_options, space) -> None:
+        labelled = list(range(0, 256, 16))
+        a = self.build(sampler_cls, sampler_options, space=space).select(self._context(space, labelled, seed=5), 8)
+        b = self.build(sampler_cls, sampler_options, space=space).select(self._context(space, labelled, seed=5), 8)
+        assert list(a) == list(b)
+
+    def test_rejects_k_larger_than_the_unlabelled_pool(self, sampler_cls, sampler_options, space) -> None:
+        sampler = self.build(sampler_cls, sampler_options, space=space)
+        with pytest.raises(BudgetError):
+            sampler.select(self._context(space, list(range(250))), 7)
+
+    def test_successive_rounds_never_relabel(self, sampler_cls, sampler_options, space) -> None:
+        sampler = self.build(sampler_cls, sampler_options, space=space)
+        labelled = list(range(0, 256, 32))
+        for round in range(1, 5):
+            chosen = sampler.select(self._context(space, labelled, seed=round, round=round), 6)
+            assert not set(chosen) & set(labelled)
+            labelled += chosen
+        assert len(set(labelled)) == len(labelled)
+
+    def test_runs_without_a_predictor_when_it_says_so(self, sampler_cls, sampler_options, space) -> None:
+        sampler = self.build(sampler_cls, sampler_options, space=space)
+        if sampler.needs_predictor:
+            pytest.skip("sampler declares it needs a trained predictor")
+        assert len(sampler.select(self._context(space, [], round=0), 5)) == 5
+
+
+class ProxyConformance(_PartSuite):
+    """Provide ``proxy_cls`` (and optionally ``proxy_options``, ``space``)."""
+
+    @pytest.fixture
+    def proxy_options(self) -> dict[str, Any]:
+        return {}
+
+    def _ctx(self, proxy: Any, seed: int = 0) -> ProxyContext:
+        batch = None
+        if proxy.needs_data:
+            import torch
+
+            g = torch.Generator().manual_seed(0)
+            batch = (torch.randn(8, 3, 32, 32, generator=g), torch.randint(0, 10, (8,), generator=g))
+        return ProxyContext(seed=seed, batch=batch, num_classes=10)
+
+    def test_declares_direction_and_needs(self, proxy_cls) -> None:
+        assert proxy_cls.direction in ("max", "min")
+        assert proxy_cls.cost in ("cheap", "expensive")
+        assert isinstance(proxy_cls.needs_data, bool) and isinstance(proxy_cls.needs_labels, bool)
+        assert not (proxy_cls.needs_labels and not proxy_cls.needs_data)
+
+    def test_scores_are_floats_and_deterministic(self, proxy_cls, proxy_options, space) -> None:
+        proxy = self.build(proxy_cls, proxy_options, space=space)
+        rng = np.random.default_rng(0)
+        for arch in [space.sample(rng) for _ in range(3)]:
+            a = proxy.score(arch, self._ctx(proxy, seed=11))
+            b = proxy.score(space.parse(space.canonical(arch)), self._ctx(proxy, seed=11))
+            assert isinstance(a, float)
+            assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9, abs=0)
+
+    def test_fitness_follows_direction(self, proxy_cls, proxy_options, space) -> None:
+        proxy = self.build(proxy_cls, proxy_options, space=space)
+        assert proxy.fitness(2.0) > proxy.fitness(1.0) if proxy.direction == "max" else proxy.fitness(2.0) < proxy.fitness(1.0)
+
+
+class _Interrupt:
+    """Hook plugin raising ``KeyboardInterrupt`` after ``after`` stored evaluations."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.count = after, 0
+
+    @hookimpl
+    def nasplug_after_evaluation(self, run: Any, record: Any) -> None:
+        self.count += 1
+        if self.count >= self.after:
+            raise KeyboardInterrupt
+
+
+class StrategyConformance:
+    """Provide ``strategy_cls`` (and optionally ``strategy_options``). The strategy searches the
+    toy space's synthetic benchmark through the real runner and store."""
+
+    budget = 30
+
+    @pytest.fixture
+    def strategy_options(self) -> dict[str, Any]:
+        return {}
+
+    def _registry(self, strategy_cls: type) -> Registry:
+        reg = Registry()
+        reg.register("space", "toy", ToySpace)
+        reg.register("strategy", "under-test", strategy_cls)
+        return reg
+
+    def _config(self, strategy_options: dict, store: Any, seed: int = 0, batch_size: int = 1) -> dict[str, Any]:
+        return {"kind": "search", "seed": seed, "space": {"name": "toy"},
+                "strategy": {"name": "under-test", **strategy_options},
+                "objective": {"name": "benchmark", "metric": "accuracy"},
+                "search": {"queries": self.budget, "batch_size": batch_size}, "store": {"path": str(store)}}
+
+    def _archs(self, store_path: Any, run_id: int) -> list[str]:
+        from nasplug.core.store import Store
+
+        with Store(store_path) as store:
+            return [e.arch for e in store.evaluations(run_id)]
+
+    def test_ask_tell_proposes_members(self, strategy_cls, strategy_options) -> None:
+        from nasplug.core.options import build_config
+
+        space = ToySpace()
+        bench = space.load_benchmark()
+        strategy = strategy_cls(build_config(strategy_cls.Config, strategy_options, "strategy"), space=space, seed=0)
+        for _ in range(15):
+            proposals = strategy.ask(2)
+            assert 1 <= len(proposals) <= 2
+            for arch in proposals:
+                assert space.contains(arch)
+            strategy.tell([Told(a, bench.query(a, "accuracy"), bench.query(a, "accuracy")) for a in proposals])
+
+    def test_respects_the_query_budget(self, strategy_cls, strategy_options, tmp_path) -> None:
+        from nasplug.core.runs import run
+
+        result = run(self._config(strategy_options, tmp_path / "s.db"), registry=self._registry(strategy_cls))
+        assert result.result["queries"] == self.budget
+        archs = self._archs(tmp_path / "s.db", result.id)
+        assert len(archs) >= self.budget
+
+    def test_is_deterministic_under_a_seed(self, strategy_cls, strategy_options, tmp_path) -> None:
+        from nasplug.core.runs import run
+
+        reg = self._registry(strategy_cls)
+        a = run(self._config(strategy_options, tmp_path / "a.db", seed=4), registry=reg)
+        b = run(self._config(strategy_options, tmp_path / "b.db", seed=4), registry=reg)
+        assert self._archs(tmp_path / "a.db", a.id) == self._archs(tmp_path / "b.db", b.id)
+        assert a.result["best_value"] == b.result["best_value"]
+
+    @pytest.mark.parametrize("batch_size", [1, 4])
+    def test_resumes_after_interruption_with_the_same_result(self, strategy_cls, strategy_options, tmp_path, batch_size) -> None:
+        from nasplug.core.runs import run
+
+        reg = self._registry(strategy_cls)
+        full = run(self._config(strategy_options, tmp_path / "full.db", batch_size=batch_size), registry=reg)
+        config = self._config(strategy_options, tmp_path / "cut.db", batch_size=batch_size)
+        interrupt = _Interrupt(after=self.budget // 2 + 1)
+        plugin_manager().register(interrupt)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                run(config, registry=reg)
+        finally:
+            plugin_manager().unregister(interrupt)
+        resumed = run(config, registry=reg, resume=True)
+        assert resumed.id == 1
+        assert self._archs(tmp_path / "cut.db", 1) == self._archs(tmp_path / "full.db", full.id)
+        assert resumed.result["best_arch"] == full.result["best_arch"]
+        assert resumed.result["queries"] == full.result["queries"]

@@ -1,0 +1,1 @@
+"""nasplug-proxies: zero-cost proxies, Eproxy + DPS and FT-ScoreNet."""

@@ -1,0 +1,1 @@
+"""nasplug-samplers: active-learning samplers and the encoders and predictors they train."""

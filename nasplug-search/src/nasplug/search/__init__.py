@@ -1,0 +1,1 @@
+"""nasplug-search: search strategies in ask/tell form."""

@@ -1,0 +1,217 @@
+"""The nasplug CLI: listing, running, inspecting, reporting, and every bad input -> one line, exit 2."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nasplug.core.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path, text, name="run.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+SEARCH = """
+kind = "search"
+seed = 0
+[space]
+name = "nb201"
+[strategy]
+name = "rea"
+[objective]
+name = "proxy"
+proxy = "params"
+[search]
+queries = 12
+[store]
+path = "{store}"
+"""
+
+
+def cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_plugins_lists_every_kind(capsys):
+    code, out, _ = cli(capsys, "plugins")
+    assert code == 0
+    for expected in ("space:", "nb201", "sampler:", "random", "proxy:", "params", "flops", "strategy:", "rea", "nasplug-search"):
+        assert expected in out
+    code, out, _ = cli(capsys, "plugins", "--format", "json")
+    rows = json.loads(out)
+    assert {"kind": "strategy", "name": "rea", "package": "nasplug-search"}.items() <= next(r for r in rows if r["name"] == "rea").items()
+
+
+def test_run_runs_show_report(tmp_path, capsys):
+    store = tmp_path / "cli.db"
+    config = write(tmp_path, SEARCH.format(store=store))
+    code, out, _ = cli(capsys, "run", config)
+    assert code == 0 and "run 1 (search) finished" in out and "best_arch" in out
+    code, out, _ = cli(capsys, "runs", "--store", store)
+    assert code == 0 and "finished" in out and "search" in out
+    code, out, _ = cli(capsys, "show", "1", "--store", store, "--format", "json")
+    shown = json.loads(out)
+    assert shown["status"] == "finished" and shown["evaluations"] >= 12 and shown["result"]["queries"] == 12
+    code, out, _ = cli(capsys, "report", "1", "--store", store, "--out", tmp_path / "rep")
+    assert code == 0
+    assert (tmp_path / "rep" / "search_best_so_far.png").stat().st_size > 1000
+    assert (tmp_path / "rep" / "run1_evaluations.csv").read_text().count("\n") >= 13
+
+
+def test_report_for_score_and_predict_runs(tmp_path, capsys, benchmarks):
+    store = tmp_path / "r.db"
+    score = write(tmp_path, f"""
+kind = "score"
+[space]
+name = "nb201"
+[proxy]
+name = "params"
+[score]
+archs = 40
+metrics = ["cifar10_test"]
+[store]
+path = "{store}"
+""", "score.toml")
+    predict = write(tmp_path, f"""
+kind = "predict"
+[space]
+name = "nb201"
+[sampler]
+name = "random"
+[predictor]
+name = "sklearn"
+model = "linear"
+[predict]
+metric = "cifar100_test"
+initial = 10
+per_round = 10
+rounds = 2
+[store]
+path = "{store}"
+""", "predict.toml")
+    assert cli(capsys, "run", score)[0] == 0
+    assert cli(capsys, "run", predict)[0] == 0
+    code, out, _ = cli(capsys, "report", "1", "2", "--store", store, "--out", tmp_path / "rep")
+    assert code == 0
+    assert (tmp_path / "rep" / "score_run1_cifar10_test.png").exists()
+    assert (tmp_path / "rep" / "predict_metrics.png").exists()
+    assert "kendall_tau" in (tmp_path / "rep" / "run2_rounds.csv").read_text()
+
+
+@pytest.mark.parametrize("text, fragments", [
+    (SEARCH.replace('name = "rea"', 'name = "reaa"'), ["unknown strategy 'reaa'", "did you mean 'rea'"]),
+    (SEARCH.replace('[search]', '[search'), ["invalid TOML"]),
+    (SEARCH.replace('queries = 12', 'queries = "many"'), ["search.queries", "integer"]),
+    (SEARCH.replace('queries = 12', 'queries = -3'), ["search.queries"]),
+    (SEARCH.replace('[strategy]\nname = "rea"', '[strategy]\nname = "rea"\npopulation_size = 0'), ["strategy.population_size"]),
+    (SEARCH.replace('[strategy]\nname = "rea"', '[strategy]\nname = "rea"\npopsize = 5'), ["strategy.popsize"]),
+    (SEARCH.replace('kind = "search"', 'kind = "serch"'), ["'kind'"]),
+    (SEARCH.replace('seed = 0', 'seed = 0\n[sampler]\nname = "random"'), ["'sampler' belongs to predict runs"]),
+    (SEARCH.replace('name = "proxy"\nproxy = "params"', 'name = "benchmark"\nmetric = "cifar10_tset"'), ["no metric 'cifar10_tset'", "cifar10_test"]),
+    (SEARCH.replace('seed = 0', 'seed = 0\n[benchmark]\npath = "/no/such/folder"'), []),
+    (SEARCH.replace('[search]', '[score]\narchs = 5\n[search]'), ["'score' belongs to score runs"]),
+])
+def test_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, text, fragments):
+    store = tmp_path / "bad.db"
+    config = write(tmp_path, text.format(store=store))
+    code, out, err = cli(capsys, "run", config)
+    if "/no/such/folder" in text:  # the proxy objective needs no benchmark: the run is fine
+        assert code == 0
+        return
+    assert_one_line_error(code, err, *fragments)
+    assert not store.exists()
+
+
+def test_missing_benchmark_file_and_column(tmp_path, capsys):
+    base = SEARCH.replace('name = "proxy"\nproxy = "params"', 'name = "benchmark"\nmetric = "cifar10_test"')
+    config = write(tmp_path, base.replace('seed = 0', 'seed = 0\n[benchmark]\npath = "/no/such/folder"').format(store=tmp_path / "b.db"))
+    code, _, err = cli(capsys, "run", config)
+    assert_one_line_error(code, err, "not found", "benchmark.path")
+    bogus = tmp_path / "bogus.csv"
+    bogus.write_text("a,b\n1,2\n")
+    config = write(tmp_path, base.replace('seed = 0', f'seed = 0\n[benchmark]\npath = "{bogus}"').format(store=tmp_path / "b.db"))
+    code, _, err = cli(capsys, "run", config)
+    assert_one_line_error(code, err)
+    assert not (tmp_path / "b.db").exists()
+
+
+def test_architecture_not_in_the_space(tmp_path, capsys):
+    config = write(tmp_path, f"""
+kind = "score"
+[space]
+name = "nb201"
+[proxy]
+name = "params"
+[score]
+archs = ["|nor_conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|"]
+[store]
+path = "{tmp_path / 's.db'}"
+""")
+    code, _, err = cli(capsys, "run", config)
+    assert_one_line_error(code, err, "score.archs[0]", "nor_conv_5x5")
+
+
+def test_budget_larger_than_the_pool(tmp_path, capsys):
+    config = write(tmp_path, f"""
+kind = "score"
+[space]
+name = "nb201"
+[proxy]
+name = "params"
+[score]
+archs = 20000
+[store]
+path = "{tmp_path / 's.db'}"
+""")
+    code, _, err = cli(capsys, "run", config)
+    assert_one_line_error(code, err, "20000", "15625")
+
+
+def test_unknown_run_id_and_missing_store(tmp_path, capsys):
+    store = tmp_path / "cli.db"
+    assert cli(capsys, "run", write(tmp_path, SEARCH.format(store=store)))[0] == 0
+    code, _, err = cli(capsys, "show", "42", "--store", store)
+    assert_one_line_error(code, err, "no run 42", "nasplug runs")
+    code, _, err = cli(capsys, "show", "abc", "--store", store)
+    assert_one_line_error(code, err, "integer")
+    code, _, err = cli(capsys, "runs", "--store", tmp_path / "none.db")
+    assert_one_line_error(code, err, "no result store")
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_resume_with_a_different_config(tmp_path, capsys):
+    store = tmp_path / "cli.db"
+    assert cli(capsys, "run", write(tmp_path, SEARCH.format(store=store)))[0] == 0
+    other = write(tmp_path, SEARCH.format(store=store).replace("queries = 12", "queries = 13"), "other.toml")
+    code, _, err = cli(capsys, "run", other, "--resume")
+    assert_one_line_error(code, err, "different config", "run without --resume")
+
+
+def test_missing_config_file(tmp_path, capsys):
+    code, _, err = cli(capsys, "run", tmp_path / "nope.toml")
+    assert_one_line_error(code, err, "not found")
+
+
+def test_subprocess_exit_status_and_no_traceback(tmp_path):
+    config = write(tmp_path, SEARCH.replace('name = "rea"', 'name = "nope"').format(store=tmp_path / "x.db"))
+    proc = subprocess.run([sys.executable, "-m", "nasplug.core", "run", str(config)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("error: unknown strategy 'nope'")
+    assert proc.stdout == ""

@@ -1,0 +1,73 @@
+"""kill -9 in the middle of a run, resume, and end with exactly the uninterrupted result."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nasplug.core.store import Store
+
+CONFIG = """
+kind = "search"
+seed = 5
+[space]
+name = "nb201"
+[strategy]
+name = "rea"
+[objective]
+name = "proxy"
+proxy = "flops"
+[search]
+queries = 80
+batch_size = {batch}
+"""
+
+
+def _count(db):
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            return con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _cli(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "nasplug.core", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path, batch):
+    config = tmp_path / "run.toml"
+    config.write_text(CONFIG.format(batch=batch))
+    full, cut = tmp_path / "full.db", tmp_path / "cut.db"
+    assert _cli("run", config, "--store", full).wait(timeout=300) == 0
+
+    proc = _cli("run", config, "--store", cut)
+    deadline = time.time() + 120
+    while _count(cut) < 30 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = _count(cut)
+    with Store(cut) as store:
+        assert store.run(1).status == "running"  # killed, not finished
+    assert 30 <= killed_at < 80
+
+    resumed = _cli("run", config, "--store", cut, "--resume")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert "resumed and finished" in out
+    with Store(full) as a, Store(cut) as b:
+        ea, eb = a.evaluations(1), b.evaluations(1)
+        assert [(e.seq, e.arch, e.value) for e in ea] == [(e.seq, e.arch, e.value) for e in eb]
+        assert len({e.seq for e in eb}) == len(eb)  # no duplicated evaluations
+        assert a.run(1).result["best_arch"] == b.run(1).result["best_arch"]
+        assert b.run(1).status == "finished" and len(b.runs()) == 1

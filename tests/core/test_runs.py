@@ -1,0 +1,131 @@
+"""search, predict and score runs end to end on the real NAS-Bench-201 table."""
+
+import math
+
+import numpy as np
+import pytest
+
+from nasplug.core.errors import ArchitectureError, BudgetError, StoreError
+from nasplug.core.hookspecs import hookimpl
+from nasplug.core.plugins import plugin_manager
+from nasplug.core.runs import run
+from nasplug.core.store import Store
+
+
+def predict_config(tmp_path, **predict):
+    opts = {"metric": "cifar10_valid_val", "initial": 10, "per_round": 10, "rounds": 3, "top_k": [10, 50]}
+    opts.update(predict)
+    return {"kind": "predict", "seed": 1, "space": {"name": "nb201"},
+            "predictor": {"name": "sklearn", "model": "random_forest", "n_estimators": 30},
+            "sampler": {"name": "random"}, "predict": opts, "store": {"path": str(tmp_path / "p.db")}}
+
+
+class _StopAfterRound:
+    def __init__(self, round):
+        self.round = round
+
+    @hookimpl
+    def nasplug_after_round(self, run, round, labelled, metrics):
+        if round == self.round:
+            raise KeyboardInterrupt
+
+
+def test_predict_run_records_every_round(benchmarks, tmp_path):
+    result = run(predict_config(tmp_path))
+    with Store(tmp_path / "p.db") as store:
+        rounds = store.rounds(result.id)
+        labels = store.evaluations(result.id)
+    assert [r.metrics["labels"] for r in rounds] == [10, 20, 30, 40]
+    assert len(labels) == 40 and len({e.arch for e in labels}) == 40
+    final = rounds[-1].metrics
+    # chance over ~15,585 unlabelled cells is 0 +- 0.006; a random forest on 40 labels reaches ~0.2-0.4
+    assert 0.1 < final["kendall_tau"] < 1.0
+    assert final["mse"] > 0 and 0 <= final["precision@50"] <= 1
+    assert result.result["final"]["kendall_tau"] == final["kendall_tau"]
+
+
+def test_predict_run_resumes_to_the_same_result(benchmarks, tmp_path):
+    full = run(predict_config(tmp_path / "a"))
+    config = predict_config(tmp_path / "b")
+    stop = _StopAfterRound(1)
+    plugin_manager().register(stop)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(config)
+    finally:
+        plugin_manager().unregister(stop)
+    with Store(tmp_path / "b" / "p.db") as store:
+        assert store.run(1).status == "interrupted"
+    resumed = run(config, resume=True)
+    assert resumed.result["final"] == full.result["final"]
+    with Store(tmp_path / "a" / "p.db") as a, Store(tmp_path / "b" / "p.db") as b:
+        assert [e.arch for e in a.evaluations(1)] == [e.arch for e in b.evaluations(1)]
+
+
+def test_predict_budget_larger_than_the_pool(benchmarks, tmp_path):
+    with pytest.raises(BudgetError, match="pool has 50"):
+        run(predict_config(tmp_path, pool_size=50, initial=30, per_round=10, rounds=2))
+    assert not (tmp_path / "p.db").exists()  # nothing written on bad input
+
+
+def test_score_run_correlates_with_the_benchmark(benchmarks, tmp_path):
+    config = {"kind": "score", "seed": 0, "space": "nb201", "proxy": "params",
+              "score": {"archs": 60, "metrics": ["cifar10_test", "cifar100_test"]}, "store": {"path": str(tmp_path / "s.db")}}
+    result = run(config).result
+    assert result["archs"] == 60 and result["non_finite"] == 0
+    rho = result["correlations"]["cifar10_test"]["spearman"]
+    assert 0.5 < rho < 0.95  # params reaches ~0.75 over the whole space
+    again = run(config).result
+    assert again["correlations"] == result["correlations"]
+
+
+def test_score_run_with_explicit_architectures(benchmarks, tmp_path):
+    archs = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+             "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]
+    config = {"kind": "score", "space": "nb201", "proxy": "params", "score": {"archs": archs},
+              "store": {"path": str(tmp_path / "s.db")}}
+    result = run(config)
+    with Store(tmp_path / "s.db") as store:
+        values = [e.value for e in store.evaluations(result.id)]
+    assert values[0] > values[1] > 0
+    config["score"]["archs"] = archs + ["|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"]
+    with pytest.raises(ArchitectureError, match=r"score\.archs\[2\]"):
+        run(config)
+
+
+def test_search_run_reports_benchmark_metrics_and_regret(benchmarks, tmp_path):
+    config = {"kind": "search", "seed": 3, "space": "nb201", "strategy": "rea",
+              "objective": {"name": "benchmark", "metric": "cifar10_val_12ep"},
+              "search": {"queries": 50, "report": ["cifar10_test"]}, "store": {"path": str(tmp_path / "r.db")}}
+    result = run(config).result
+    report = result["report"]
+    assert result["queries"] == 50
+    assert report["cifar10_test_optimum"] == pytest.approx(94.37, abs=0.01)
+    assert report["cifar10_test_regret"] == pytest.approx(report["cifar10_test_optimum"] - report["cifar10_test"])
+    with Store(tmp_path / "r.db") as store:
+        evaluated = [e for e in store.evaluations(1) if not e.info.get("repeat")]
+    assert len(evaluated) == 50
+    assert result["best_value"] == max(e.value for e in evaluated)
+
+
+def test_resume_refuses_a_different_config(benchmarks, tmp_path):
+    config = {"kind": "search", "space": "nb201", "strategy": "random", "objective": {"name": "proxy", "proxy": "params"},
+              "search": {"queries": 3}, "store": {"path": str(tmp_path / "r.db")}}
+    run(config)
+    config["seed"] = 9
+    with pytest.raises(StoreError, match="different config"):
+        run(config, resume=True)
+    with Store(tmp_path / "r.db") as store:
+        assert len(store.runs()) == 1
+
+
+def test_simulated_time_budget(tmp_path):
+    from nasplug.core.registry import Registry
+    from nasplug.core.testing import ToySpace
+
+    reg = Registry()
+    reg.register("space", "toy", ToySpace)
+    config = {"kind": "search", "space": "toy", "strategy": "random", "objective": {"name": "benchmark", "metric": "accuracy"},
+              "search": {"queries": None, "seconds": 95.0}, "store": {"path": str(tmp_path / "t.db")}}
+    result = run(config, registry=reg).result
+    assert result["queries"] == 10 and result["simulated_seconds"] == pytest.approx(100.0)  # 10 s per toy query
