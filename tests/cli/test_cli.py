@@ -215,3 +215,11 @@ def test_subprocess_exit_status_and_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("error: unknown strategy 'nope'")
     assert proc.stdout == ""
+
+
+def test_progress_bars_stay_quiet_off_a_terminal(tmp_path):
+    config = write(tmp_path, SEARCH.format(store=tmp_path / "q.db"))
+    proc = subprocess.run([sys.executable, "-m", "nasplug.core", "run", str(config)], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert proc.stderr == ""  # no progress bar, no warnings, when stderr is not a terminal
+    assert proc.stdout.startswith("run 1 (search) finished")

@@ -3,8 +3,8 @@ and every strategy with every objective (search runs), on NAS-Bench-201 through 
 and store, at small budgets.
 
 Stacked ``parametrize`` gives the Cartesian product. A combination is ``quick`` when its
-predictor model / objective is marked quick; the others are ``combos_full`` (skipped unless
-``NASPLUG_FULL_COMBOS=1``, see ``conftest.py``).
+predictor model / objective is marked quick; the others are ``combos_full``
+(``NASPLUG_FULL_COMBOS=0`` skips them, see ``conftest.py``).
 """
 
 from __future__ import annotations

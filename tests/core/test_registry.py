@@ -8,22 +8,34 @@ from nasplug.core.errors import ConfigError, PluginLoadError, UnknownPluginError
 from nasplug.core.hookspecs import hookimpl
 from nasplug.core.plugins import plugin_manager
 from nasplug.core.registry import Registry
-from nasplug.core.testing import ToySpace
+from nasplug.core.testing import HillClimb, ToySpace
 
 
-def test_unknown_name_lists_known_and_closest():
+@pytest.fixture
+def reg():
+    registry = Registry()
+    registry.register("space", "toy", ToySpace)
+    registry.register("strategy", "hill-climb", HillClimb)
+    return registry
+
+
+def test_unknown_name_lists_known_and_closest(reg):
     with pytest.raises(UnknownPluginError) as info:
-        Registry().load("strategy", "reaa")
+        reg.load("strategy", "hill-clime")
     message = str(info.value)
-    assert "did you mean 'rea'" in message and "random" in message
+    assert "did you mean 'hill-climb'" in message and "known: " in message
     assert "\n" not in message
+    with pytest.raises(UnknownPluginError, match="did you mean 'benchmark'"):
+        reg.load("objective", "benchmarks")  # an entry point of nasplug-core itself
 
 
-def test_create_validates_options_naming_the_key():
-    with pytest.raises(ConfigError, match=r"strategy\.population_size"):
-        Registry().create("strategy", {"name": "rea", "population_size": "ten"}, space=ToySpace(), seed=0)
-    with pytest.raises(ConfigError, match=r"strategy\.populaton_size.*did you mean 'population_size'"):
-        Registry().create("strategy", {"name": "rea", "populaton_size": 10}, space=ToySpace(), seed=0)
+def test_create_validates_options_naming_the_key(reg):
+    with pytest.raises(ConfigError, match=r"strategy\.restarts_after"):
+        reg.create("strategy", {"name": "hill-climb", "restarts_after": "ten"}, space=ToySpace(), seed=0)
+    with pytest.raises(ConfigError, match=r"strategy\.restart_after.*did you mean 'restarts_after'"):
+        reg.create("strategy", {"name": "hill-climb", "restart_after": 10}, space=ToySpace(), seed=0)
+    with pytest.raises(ConfigError, match=r"space\.choices"):
+        reg.create("space", {"name": "toy", "choices": 0})
 
 
 def test_register_from_code_through_the_hook():
@@ -73,18 +85,20 @@ class _FakeEntryPoints:
 
 
 def test_broken_plugin_is_reported_and_others_keep_working(monkeypatch):
-    _FakeEntryPoints(monkeypatch, "nasplug.strategies", "broken", "nasplug_no_such_module:Thing")
+    monkeypatch.delenv("NASPLUG_PLUGINS", raising=False)
+    _FakeEntryPoints(monkeypatch, "nasplug.objectives", "broken", "nasplug_no_such_module:Thing")
     reg = Registry()
-    assert "broken" in reg.names("strategy")
-    with pytest.raises(PluginLoadError, match="strategy plugin 'broken'.*failed to load"):
-        reg.load("strategy", "broken")
-    infos = {i.name: i for i in reg.describe(["strategy"])}
+    assert "broken" in reg.names("objective")
+    with pytest.raises(PluginLoadError, match="objective plugin 'broken'.*failed to load"):
+        reg.load("objective", "broken")
+    infos = {i.name: i for i in reg.describe(["objective"])}
     assert infos["broken"].error is not None
-    assert infos["rea"].error is None and reg.load("strategy", "rea").__name__ == "RegularizedEvolution"
+    assert infos["benchmark"].error is None and reg.load("objective", "benchmark").__name__ == "BenchmarkObjective"
 
 
 def test_allow_list_hides_other_distributions(monkeypatch):
-    monkeypatch.setenv("NASPLUG_PLUGINS", "nasplug-core")
+    monkeypatch.setenv("NASPLUG_PLUGINS", "some-other-distribution")
     reg = Registry()
-    assert reg.names("strategy") == []
-    assert "benchmark" in reg.names("objective")
+    assert reg.names("objective") == [] and reg.names("executor") == []
+    monkeypatch.setenv("NASPLUG_PLUGINS", "nasplug-core")
+    assert "benchmark" in Registry().names("objective")

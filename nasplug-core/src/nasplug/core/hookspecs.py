@@ -33,7 +33,8 @@ def nasplug_run_start(run: Any) -> None:
 
 @hookspec
 def nasplug_before_evaluation(run: Any, seq: int, arch: Any) -> None:
-    """Evaluation number ``seq`` of ``arch`` is about to start (not called for replayed ones)."""
+    """Evaluation number ``seq`` of ``arch`` is being submitted to the executor (not called for
+    evaluations replayed from the store on resume, nor for repeats answered from the record)."""
 
 
 @hookspec

@@ -61,7 +61,13 @@ def _plot_search(store: Store, runs: Sequence[RunRecord], out: Path) -> Path:
         sign = -1.0 if (run.result or {}).get("objective_direction") == "min" else 1.0
         ax.plot(np.arange(1, len(curve) + 1), sign * curve, label=_label(run))
     ax.set_xlabel("queries")
-    ax.set_ylabel("best objective so far")
+    objective = runs[0].config.get("objective", {})
+    if isinstance(objective, dict):
+        proxy = objective.get("proxy")
+        what = objective.get("metric") or (proxy.get("name") if isinstance(proxy, dict) else proxy) or objective.get("name", "objective")
+    else:
+        what = str(objective)
+    ax.set_ylabel(f"best {what} so far")
     ax.set_title("search: best-so-far")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

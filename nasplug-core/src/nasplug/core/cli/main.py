@@ -57,19 +57,24 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_result(kind: str, rid: int, store: str, result: dict[str, Any], resumed: bool) -> None:
-    verb = "resumed and finished" if resumed else "finished"
-    print(f"run {rid} ({kind}) {verb}; stored in {store}")
+def _print_result(kind: str, rid: int, store: str, result: dict[str, Any], resumed: bool, header: bool = True) -> None:
+    pad = "  "
+    if header:
+        verb = "resumed and finished" if resumed else "finished"
+        print(f"run {rid} ({kind}) {verb}; stored in {store}")
+    else:
+        print("  result:")
+        pad = "    "
     for key, value in result.items():
         if isinstance(value, dict):
-            print(f"  {key}:")
+            print(f"{pad}{key}:")
             for sub, v in value.items():
                 if isinstance(v, dict):
-                    print(f"    {sub}: " + ", ".join(f"{k}={_fmt(x)}" for k, x in v.items()))
+                    print(f"{pad}  {sub}: " + ", ".join(f"{k}={_fmt(x)}" for k, x in v.items()))
                 else:
-                    print(f"    {sub}: {_fmt(v)}")
+                    print(f"{pad}  {sub}: {_fmt(v)}")
         else:
-            print(f"  {key}: {_fmt(value)}")
+            print(f"{pad}{key}: {_fmt(value)}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -120,7 +125,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         for r in rounds:
             print(f"  round {r.round}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.metrics.items() if not k.endswith("_seconds")))
         if run.result:
-            _print_result(run.kind, run.id, str(store.path), run.result, False)
+            _print_result(run.kind, run.id, str(store.path), run.result, False, header=False)
     return 0
 
 

@@ -40,6 +40,10 @@ class RunContext:
     def seed(self) -> int:
         return self.config.seed
 
+    def starting(self, seq: int, arch: Any) -> None:
+        """Tell the hooks that evaluation ``seq`` of ``arch`` is being submitted."""
+        plugin_manager().hook.nasplug_before_evaluation(run=self, seq=seq, arch=arch)
+
     def record(self, record: EvaluationRecord) -> None:
         """Hand a finished evaluation to the hooks (the store recorder commits it)."""
         self.completed += 1 if self.unit == "eval" else 0

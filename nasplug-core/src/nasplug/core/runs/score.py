@@ -78,6 +78,8 @@ class ScoreRun(RunKind):
                 raise ConfigError(f"resume diverged at architecture {seq} of run {run.id}; the space's sampling is not deterministic")
         run.completed = len(stored)
         todo = [i for i in range(len(self.archs)) if i not in stored]
+        for i in todo:
+            run.starting(i, self.archs[i])
         truth = {m: self.benchmark.query_many(self.archs, m) for m in self.options.metrics} if self.benchmark else {}
         for position, (value, wall) in run.executor.imap(_Scorer(self.proxy, self.ctx), [self.archs[i] for i in todo]):
             i = todo[position]

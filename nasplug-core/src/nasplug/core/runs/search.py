@@ -8,7 +8,7 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from nasplug.core.errors import BenchmarkError, StoreError
+from nasplug.core.errors import StoreError
 from nasplug.core.interfaces.strategy import Told
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_seed
@@ -101,6 +101,8 @@ class SearchRun(RunKind):
                 elif key not in seen and key not in pending:
                     pending[key] = i
             todo = list(pending.values())
+            for i in todo:
+                run.starting(seq + i, proposals[i])
             for position, (evaluation, wall) in run.executor.imap(timed, [proposals[i] for i in todo]):
                 i = todo[position]
                 rec = EvaluationRecord(run.id, seq + i, keys[i], float(evaluation.value),

@@ -18,9 +18,10 @@ from nasplug.core.testing.suites import (
     EncoderConformance, PredictorConformance, ProxyConformance, SamplerConformance,
     SearchSpaceConformance, StrategyConformance,
 )
+from nasplug.core.testing.parts import HillClimb
 from nasplug.core.testing.toy import ToyBenchmark, ToySpace
 
 __all__ = [
     "EncoderConformance", "PredictorConformance", "ProxyConformance", "SamplerConformance",
-    "SearchSpaceConformance", "StrategyConformance", "ToyBenchmark", "ToySpace",
+    "SearchSpaceConformance", "StrategyConformance", "HillClimb", "ToyBenchmark", "ToySpace",
 ]
