@@ -41,3 +41,17 @@ def load_image_batch(path: str | Path, batch_size: int, num_classes: int | None 
             x = (x - mean) / std
     classes = int(num_classes or (int(np.max(y)) + 1))
     return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32), torch.as_tensor(y, dtype=torch.long), classes
+
+
+def proxy_context(proxy: Any, data: Any, seed: int, name: str) -> Any:
+    """The :class:`~nasplug.core.interfaces.proxy.ProxyContext` for ``proxy``: the ``[data]``
+    batch when the proxy needs images (``ConfigError`` naming the fix when none is configured)."""
+    from nasplug.core.interfaces.proxy import ProxyContext
+
+    batch, classes = None, 10
+    if proxy.needs_data:
+        if data is None or data.path is None:
+            raise ConfigError(f"proxy '{name}' needs images; add [data] path = \"batch.npz\" to the config")
+        x, y, classes = load_image_batch(data.path, data.batch_size, data.num_classes)
+        batch = (x, y)
+    return ProxyContext(seed=seed, batch=batch, num_classes=classes)

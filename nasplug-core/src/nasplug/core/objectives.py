@@ -6,7 +6,6 @@ from typing import Any, Hashable
 
 import attrs
 
-from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.objective import Evaluation, Objective
 from nasplug.core.interfaces.proxy import ProxyContext
 from nasplug.core.options import one_of, string
@@ -68,14 +67,10 @@ class ProxyObjective(Objective):
 
     def context(self) -> ProxyContext:
         if self._context is None:
-            batch, classes = None, 10
-            if self.proxy.needs_data:
-                if self.data is None or self.data.path is None:
-                    raise ConfigError(f"proxy '{type(self.proxy).__name__}' needs images; add [data] path = \"batch.npz\" to the config")
-                from nasplug.core.data import load_image_batch
-                x, y, classes = load_image_batch(self.data.path, self.data.batch_size, self.data.num_classes)
-                batch = (x, y)
-            self._context = ProxyContext(seed=derive_seed(self.seed, "proxy"), batch=batch, num_classes=classes)
+            from nasplug.core.data import proxy_context
+
+            name = self.config.proxy if isinstance(self.config.proxy, str) else self.config.proxy["name"]
+            self._context = proxy_context(self.proxy, self.data, derive_seed(self.seed, "proxy"), name)
         return self._context
 
     def check(self) -> None:

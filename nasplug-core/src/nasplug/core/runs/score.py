@@ -9,8 +9,7 @@ from typing import Any, Hashable
 import numpy as np
 
 from nasplug.core import metrics
-from nasplug.core.errors import ArchitectureError, BudgetError, ConfigError
-from nasplug.core.interfaces.proxy import ProxyContext
+from nasplug.core.errors import ArchitectureError, BudgetError, ConfigError, StoreError
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_rng, derive_seed
 from nasplug.core.store import EvaluationRecord
@@ -19,7 +18,7 @@ from nasplug.core.store import EvaluationRecord
 class _Scorer:
     """Picklable: score one architecture and time it."""
 
-    def __init__(self, proxy: Any, ctx: ProxyContext) -> None:
+    def __init__(self, proxy: Any, ctx: Any) -> None:
         self.proxy, self.ctx = proxy, ctx
 
     def __call__(self, arch: Hashable) -> tuple[float, float]:
@@ -58,14 +57,9 @@ class ScoreRun(RunKind):
             if size is not None and o.archs > size:
                 raise BudgetError(f"score.archs = {o.archs} exceeds the {size} architectures of the space; lower it or use \"all\"")
             self.archs = space.sample_many(o.archs, derive_rng(config.seed, "archs"))
-        batch, classes = None, 10
-        if self.proxy.needs_data:
-            if config.data.path is None:
-                raise ConfigError(f"proxy '{config.parts['proxy']['name']}' needs images; add [data] path = \"batch.npz\" to the config")
-            from nasplug.core.data import load_image_batch
-            x, y, classes = load_image_batch(config.data.path, config.data.batch_size, config.data.num_classes)
-            batch = (x, y)
-        self.ctx = ProxyContext(seed=derive_seed(config.seed, "proxy"), batch=batch, num_classes=classes)
+        from nasplug.core.data import proxy_context
+
+        self.ctx = proxy_context(self.proxy, config.data, derive_seed(config.seed, "proxy"), config.parts["proxy"]["name"])
 
     def total(self) -> int:
         return len(self.archs)
@@ -75,7 +69,7 @@ class ScoreRun(RunKind):
         keys = [self.space.canonical(a) for a in self.archs]
         for seq, rec in stored.items():
             if keys[seq] != rec.arch:
-                raise ConfigError(f"resume diverged at architecture {seq} of run {run.id}; the space's sampling is not deterministic")
+                raise StoreError(f"resume diverged at architecture {seq} of run {run.id}; the space's sampling is not deterministic")
         run.completed = len(stored)
         todo = [i for i in range(len(self.archs)) if i not in stored]
         for i in todo:
