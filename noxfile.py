@@ -210,8 +210,9 @@ def third_party(session: nox.Session) -> None:
 # --- static checks -----------------------------------------------------------------------------
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, errors only (syntax errors, undefined names, invalid comparisons): no style rules."""
+    """ruff, correctness only: syntax errors, undefined names, invalid comparisons, unused imports
+    and variables, redefinitions. No style rules."""
     _setup(session)
     _install(session, "ruff")
-    targets = [str(ROOT / p / "src") for p in PACKAGES] + [str(EXAMPLE), "tests", "noxfile.py"]
-    session.run("ruff", "check", "--select", "E9,F63,F7,F82", *targets, *session.posargs)
+    targets = [str(ROOT / p / "src") for p in PACKAGES] + [str(EXAMPLE), "tests", "bench", "noxfile.py"]
+    session.run("ruff", "check", "--select", "E9,F63,F7,F82,F401,F811,F841", *targets, *session.posargs)

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, benchmarks_dir, write_results
+from _common import benchmarks_dir, write_results
 from nasplug.core.registry import Registry
 from nasplug.core.runs import run
 from nasplug.core.store import Store
@@ -103,7 +103,7 @@ def main() -> None:
         ("runner + SQLite overhead per evaluation (toy table lookup, commit each)", f"{per_eval_ms:.3f} ms"),
     ]
     md = ["# Resume after kill -9, and runner overheads", "", "| what | measured |", "|---|---|"]
-    md += [f"| {a} | {b} |" for a, b in rows]
+    md += [f"| {a} | {b.replace('|', chr(92) + '|')} |" for a, b in rows]
     write_results("resume_demo", {
         "full_seconds": full_seconds, "killed_at": killed_at, "status_after_kill": status_after_kill,
         "same_sequence": same_sequence, "full_result": ra, "resumed_result": rb, "duplicates": duplicates,

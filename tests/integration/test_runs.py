@@ -1,8 +1,6 @@
 """search, predict and score runs end to end on the real NAS-Bench-201 table."""
 
-import math
 
-import numpy as np
 import pytest
 
 from nasplug.core.errors import ArchitectureError, BudgetError, StoreError

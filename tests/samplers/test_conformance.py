@@ -4,7 +4,7 @@ import pytest
 
 from nasplug.core.testing import EncoderConformance, PredictorConformance, SamplerConformance
 from nasplug.samplers.encoders.onehot import OneHotEncoder
-from nasplug.samplers.predictors.sklearn_predictor import MODELS, SklearnPredictor
+from nasplug.samplers.predictors.sklearn_predictor import SklearnPredictor
 from nasplug.samplers.random_sampler import RandomSampler
 
 

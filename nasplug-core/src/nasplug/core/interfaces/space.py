@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, ClassVar, Hashable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Hashable, Iterator
 
 import attrs
 import numpy as np

@@ -15,7 +15,7 @@ from typing import Any, Hashable, Iterator
 import attrs
 import numpy as np
 
-from nasplug.core.errors import ArchitectureError, BenchmarkError
+from nasplug.core.errors import ArchitectureError
 from nasplug.core.interfaces.benchmark import Benchmark
 from nasplug.core.interfaces.space import CellGraph, SearchSpace
 from nasplug.core.options import positive_int
