@@ -127,3 +127,11 @@ def test_simulated_time_budget(tmp_path):
               "search": {"queries": None, "seconds": 95.0}, "store": {"path": str(tmp_path / "t.db")}}
     result = run(config, registry=reg).result
     assert result["queries"] == 10 and result["simulated_seconds"] == pytest.approx(100.0)  # 10 s per toy query
+
+
+def test_simulated_time_budget_needs_an_objective_with_costs(benchmarks, tmp_path):
+    config = {"kind": "search", "space": "nb201", "strategy": "rea", "objective": {"name": "benchmark", "metric": "cifar10_val_12ep"},
+              "search": {"queries": None, "seconds": 1000.0}, "store": {"path": str(tmp_path / "t.db")}}
+    with pytest.raises(BudgetError, match="search.seconds.*search.queries"):
+        run(config)
+    assert not (tmp_path / "t.db").exists()

@@ -37,6 +37,10 @@ class BenchmarkObjective(Objective):
     def check(self) -> None:
         self.benchmark.check_metric(self.config.metric)
 
+    @property
+    def charges_cost(self) -> bool:
+        return bool(self.benchmark.has_cost)
+
     def evaluate(self, arch: Hashable) -> Evaluation:
         value = self.benchmark.query(arch, self.config.metric)
         return Evaluation(value=float(value), cost=float(self.benchmark.cost(arch, self.config.metric)))

@@ -40,6 +40,8 @@ class Benchmark(abc.ABC):
 
     #: The space's name, used in messages.
     space_name: str = ""
+    #: Whether ``cost`` reports simulated training time (so ``search.seconds`` budgets work).
+    has_cost: bool = False
 
     @property
     @abc.abstractmethod

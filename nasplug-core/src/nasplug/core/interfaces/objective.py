@@ -43,5 +43,10 @@ class Objective(Part, abc.ABC):
     def evaluate(self, arch: Hashable) -> Evaluation:
         """Evaluate ``arch``; must be deterministic for a given seed."""
 
+    @property
+    def charges_cost(self) -> bool:
+        """Whether evaluations charge simulated seconds (needed by ``search.seconds`` budgets)."""
+        return False
+
     def fitness(self, value: float) -> float:
         return value if self.direction == "max" else -value

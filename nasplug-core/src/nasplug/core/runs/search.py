@@ -8,7 +8,7 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from nasplug.core.errors import StoreError
+from nasplug.core.errors import BudgetError, StoreError
 from nasplug.core.interfaces.strategy import Told
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_seed
@@ -44,6 +44,9 @@ class SearchRun(RunKind):
                     data=config.data)
         self.objective = registry.create("objective", config.parts["objective"], section="objective", **deps)
         self.objective.check()
+        if self.options.seconds is not None and not self.objective.charges_cost:
+            raise BudgetError(
+                f"search.seconds is a simulated-time budget but objective '{config.parts['objective']['name']}' charges no simulated time on this space; budget with search.queries or search.wall_seconds")
         self.strategy_seed = derive_seed(config.seed, "strategy")
         # Build once now so that option errors surface before anything is stored.
         registry.create("strategy", config.parts["strategy"], section="strategy", space=space, seed=self.strategy_seed)

@@ -107,6 +107,7 @@ class ToyBenchmark(Benchmark):
     """Synthetic metrics of the toy space: ``accuracy`` (percent), ``latency`` and ``cost``."""
 
     space_name = "toy"
+    has_cost = True
 
     def __init__(self, space: ToySpace) -> None:
         self.space = space
