@@ -47,9 +47,10 @@ class SearchRun(RunKind):
         if self.options.seconds is not None and not self.objective.charges_cost:
             raise BudgetError(
                 f"search.seconds is a simulated-time budget but objective '{config.parts['objective']['name']}' charges no simulated time on this space; budget with search.queries or search.wall_seconds")
-        self.strategy_seed = derive_seed(config.seed, "strategy")
-        # Build once now so that option errors surface before anything is stored.
-        registry.create("strategy", config.parts["strategy"], section="strategy", space=space, seed=self.strategy_seed)
+        # Built before anything is stored, so option errors surface first; a resumed run gets a
+        # fresh instance like this one and replays it against the stored results.
+        self.strategy = registry.create("strategy", config.parts["strategy"], section="strategy", space=space,
+                                        seed=derive_seed(config.seed, "strategy"))
         self.benchmark = None
         if self.options.report:
             self.benchmark = space.load_benchmark(config.benchmark.path)
@@ -66,9 +67,7 @@ class SearchRun(RunKind):
                 or (o.wall_seconds is not None and wall >= o.wall_seconds))
 
     def execute(self, run: RunContext) -> dict[str, Any]:
-        space, objective, options = self.space, self.objective, self.options
-        strategy = self.registry.create("strategy", self.config.parts["strategy"], section="strategy",
-                                        space=space, seed=self.strategy_seed)
+        space, objective, options, strategy = self.space, self.objective, self.options, self.strategy
         stored = {r.seq: r for r in run.store.evaluations(run.id)}
         run.completed = sum(1 for r in stored.values() if not r.info.get("repeat"))
         timed = _Timed(objective)
