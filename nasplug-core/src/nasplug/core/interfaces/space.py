@@ -99,6 +99,24 @@ class SearchSpace(Part, abc.ABC):
             out.append(arch)
         return out
 
+    # --- positional (string-like) form ------------------------------------------------------
+    def position_choices(self) -> tuple[int, ...]:
+        """How many choices each position of the string-like encoding has (NB201: six 5s).
+
+        Spaces with a fixed-length string form implement ``position_choices``, ``to_positions``
+        and ``from_positions``; position-wise strategies (DSM-NAS, REINFORCE, NSGA-II) use them.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no positional form")
+
+    def to_positions(self, arch: Arch) -> tuple[int, ...]:
+        """``arch`` as one choice index per position (``0 <= p[i] < position_choices()[i]``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no positional form")
+
+    def from_positions(self, positions: tuple[int, ...]) -> Arch:
+        """The architecture with these choices; ``ArchitectureError`` where the combination is
+        not a member (e.g. a MobileNet unit with a gap between layers)."""
+        raise NotImplementedError(f"{type(self).__name__} has no positional form")
+
     # --- graphs and networks --------------------------------------------------------------
     def graph(self, arch: Arch) -> CellGraph:
         """The architecture as a DAG with labelled nodes (cell spaces; sequences as chains)."""

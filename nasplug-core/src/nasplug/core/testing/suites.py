@@ -91,6 +91,19 @@ class SearchSpaceConformance:
             assert np.all(np.tril(g.adjacency) == 0), "adjacency must be upper triangular (a DAG in topological order)"
             assert set(g.ops) <= set(space.op_vocabulary)
 
+    def test_positional_form_roundtrips(self, space: Any) -> None:
+        try:
+            choices = space.position_choices()
+        except NotImplementedError:
+            pytest.skip("space has no positional form")
+        for arch in self._samples(space):
+            pos = space.to_positions(arch)
+            assert len(pos) == len(choices)
+            assert all(0 <= p < c for p, c in zip(pos, choices))
+            assert space.canonical(space.from_positions(pos)) == space.canonical(arch)
+        with pytest.raises(ArchitectureError):
+            space.from_positions(tuple(c for c in choices))  # every index one past its range
+
     def test_to_module_runs_a_forward_pass(self, space: Any) -> None:
         torch = pytest.importorskip("torch")
         arch = self._samples(space, n=1)[0]

@@ -181,6 +181,21 @@ class NB201Space(SearchSpace):
         """All 15,625 cells in ``itertools.product(OPS, repeat=6)`` order (not the table order)."""
         return itertools.product(OPS, repeat=_N_EDGES)  # type: ignore[return-value]
 
+    # --- positional form ------------------------------------------------------------------
+    def position_choices(self) -> tuple[int, ...]:
+        """Six edges with five ops each."""
+        return (len(OPS),) * _N_EDGES
+
+    def to_positions(self, arch: Any) -> tuple[int, ...]:
+        """Op indices (in :data:`OPS` order) edge by edge."""
+        return tuple(OPS.index(op) for op in to_arch(arch))
+
+    def from_positions(self, positions: Sequence[int]) -> NB201Arch:
+        """The cell whose edge ``k`` carries ``OPS[positions[k]]``."""
+        if len(positions) != _N_EDGES or any(not 0 <= int(p) < len(OPS) for p in positions):
+            raise ArchitectureError(f"NB201 positions must be {_N_EDGES} integers in 0..{len(OPS) - 1}, got {tuple(positions)!r}")
+        return tuple(OPS[int(p)] for p in positions)  # type: ignore[return-value]
+
     # --- graphs and networks --------------------------------------------------------------
     def graph(self, arch: Any) -> CellGraph:
         """The cell in op-on-node form: 8 nodes (input, the 6 edge ops, output), fixed wiring.
