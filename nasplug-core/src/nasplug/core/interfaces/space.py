@@ -138,7 +138,12 @@ class SearchSpace(Part, abc.ABC):
         return Data(x=x, edge_index=edge_index, num_nodes=len(g.ops))
 
     def to_module(self, arch: Arch, num_classes: int = 10, **options: Any) -> Any:
-        """The architecture as a ``torch.nn.Module`` taking NCHW images."""
+        """The architecture as a ``torch.nn.Module`` taking NCHW images and returning logits.
+
+        Convention for proxies that read intermediate features (Eproxy, zen, FT-ScoreNet): the
+        module also has ``forward_stages(x) -> list[Tensor]``, the NCHW feature map at the end
+        of each resolution stage, the last one being what global pooling + classifier read.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not build networks")
 
     # --- benchmark ------------------------------------------------------------------------

@@ -113,7 +113,9 @@ class SearchSpaceConformance:
             pytest.skip("space does not build networks")
         with torch.no_grad():
             out = module.eval()(torch.randn(2, 3, 32, 32))
+            stages = module.forward_stages(torch.randn(2, 3, 32, 32)) if hasattr(module, "forward_stages") else []
         assert tuple(out.shape) == (2, 10)
+        assert all(t.ndim == 4 and t.shape[0] == 2 for t in stages), "forward_stages returns NCHW feature maps"
 
 
 class _PartSuite:

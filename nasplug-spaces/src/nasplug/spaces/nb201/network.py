@@ -108,9 +108,22 @@ class NB201Network(nn.Module):
                 c *= 2
             layers.extend(Cell(self.arch, c) for _ in range(cells_per_stage))
         self.cells = nn.Sequential(*layers)
+        self.stage_ends = tuple(cells_per_stage * (s + 1) + s - 1 for s in range(3))
         self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
+
+    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The feature map at the end of each resolution stage (32, 16, 8 px for CIFAR); the
+        last is the pre-pooling feature map the classifier reads (after the final BN-ReLU)."""
+        out = []
+        x = self.stem(x)
+        for i, layer in enumerate(self.cells):
+            x = layer(x)
+            if i in self.stage_ends:
+                out.append(x)
+        out[-1] = self.head(out[-1])
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.cells(self.stem(x)))
