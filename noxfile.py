@@ -7,6 +7,7 @@
     nox -s combos                   # quick subset of the part-combination matrix
     nox -s combos -- full           # the full matrix (same as nox -s combos-full)
     nox -s third-party              # an out-of-tree plugin (examples/nasplug-example-sampler)
+    nox -s third-party-space        # an out-of-tree search space (examples/nasplug-example-space)
     nox -s lint
 
 Every session installs with ``PIP_CONSTRAINT`` pointing at ``constraints.txt`` (torch pinned to
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = ROOT / "constraints.txt"
 BENCHMARKS = Path(os.environ.get("NASPLUG_BENCHMARKS") or (ROOT.parent / "shared" / "benchmarks")).resolve()
 EXAMPLE = ROOT / "examples" / "nasplug-example-sampler"
+EXAMPLE_SPACE = ROOT / "examples" / "nasplug-example-space"
 
 CORE = "nasplug-core"
 #: Each plugin package and the folder of its tests.
@@ -205,6 +207,29 @@ def third_party(session: nox.Session) -> None:
     if labels != [10, 20, 30, 40]:
         session.error(f"expected 10, 20, 30, 40 labels over the rounds, found {labels}")
     session.log(f"predict run with greedy-predicted: labels {labels}, kendall_tau {[round(t, 3) for t in taus]}")
+
+
+@nox.session(name="third-party-space")
+def third_party_space(session: nox.Session) -> None:
+    """examples/nasplug-example-space installed (non-editable) next to the five packages: listed by
+    ``nasplug plugins``, its own conformance tests pass, and a search run in it finishes."""
+    _setup(session)
+    dist = "nasplug-example-space"
+    _install(session, *(_pkg(p) for p in PACKAGES), str(EXAMPLE_SPACE), *TEST_TOOLS)
+    _assert_registered(session, EXAMPLE_SPACE, dist)
+    spaces = {p["name"]: p for p in _plugins(session) if p["kind"] == "space"}
+    if spaces.get("staged-cnn", {}).get("package") != dist:
+        session.error(f"nasplug plugins does not list space 'staged-cnn' from {dist}: {sorted(spaces)}")
+    with session.chdir(EXAMPLE_SPACE):
+        session.run("pytest", "tests", *session.posargs)
+    tmp = Path(session.create_tmp()).resolve()
+    store = tmp / "space.db"
+    store.unlink(missing_ok=True)
+    session.run("nasplug", "run", str(EXAMPLE_SPACE / "search.toml"), "--store", str(store))
+    shown = json.loads(session.run("nasplug", "show", "1", "--store", str(store), "--format", "json",
+                                   silent=True, stderr=None))
+    if shown.get("result", {}).get("queries") != 30:
+        session.error(f"expected a finished 30-query search in {store}, got {shown.get('result')}")
 
 
 # --- static checks -----------------------------------------------------------------------------

@@ -9,10 +9,11 @@ Layout (every table is optional unless the run kind needs it)::
     [benchmark]  path = "..."              # default: $NASPLUG_BENCHMARKS
     [store]      path = "nasplug.db"
     [executor]   name = "local"            # + options
-    [data]       path = "images.npz"       # image batch for proxies that need data
+    [data]       path = "images.npz"       # image batch for proxies that need data (or source = "sample")
     # search:  [strategy] [objective] [search]
     # predict: [sampler] [predictor] [predict]
     # score:   [proxy] [score]
+    # tune:    [proxy] [tune]
 
 Part tables (``space``, ``strategy``, ...) hold ``name`` plus that part's options, validated by the
 part's own ``Config`` when the run builds it. The run-kind tables are validated here.
@@ -36,10 +37,10 @@ from nasplug.core.options import (
     positive_int, string_list,
 )
 
-KINDS = ("search", "predict", "score")
-PART_TABLES = {"search": ("strategy", "objective"), "predict": ("sampler", "predictor"), "score": ("proxy",)}
+KINDS = ("search", "predict", "score", "tune")
+PART_TABLES = {"search": ("strategy", "objective"), "predict": ("sampler", "predictor"), "score": ("proxy",), "tune": ("proxy",)}
 COMMON_TABLES = ("space", "benchmark", "store", "executor", "data")
-TOP_KEYS = ("kind", "seed", "name")
+TOP_KEYS = ("kind", "seed", "seeds", "name")
 #: Tables that do not change results, left out of the config hash (resume may change them).
 NON_RESULT_TABLES = ("store", "executor", "name")
 
@@ -47,6 +48,28 @@ NON_RESULT_TABLES = ("store", "executor", "name")
 def _int_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
         raise ValueError(f"{attribute.name}: expected a list of integers >= 1, got {value!r}")
+
+
+def parse_seeds(value: Any, key: str = "seeds") -> tuple[int, ...]:
+    """Seeds of a multi-seed run: a list of integers >= 0, or a string of ranges and integers
+    (``"0-19"``, ``"0-4,10"``); each distinct, in the order given."""
+    seeds: list[int] = []
+    if isinstance(value, str):
+        try:
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                low, _, high = part.partition("-")
+                seeds.extend(range(int(low), int(high) + 1) if high else [int(low)])
+        except ValueError:
+            raise ConfigError(f"config key '{key}' must be integers and ranges like \"0-19\" or \"0-4,10\", got {value!r}") from None
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        seeds = list(value)
+    else:
+        raise ConfigError(f"config key '{key}' must be a list of integers >= 0 or a string like \"0-19\", got {value!r}")
+    if not seeds or min(seeds) < 0:
+        raise ConfigError(f"config key '{key}' must name at least one seed, all >= 0, got {value!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"config key '{key}' repeats a seed ({value!r}); list each seed once")
+    return tuple(seeds)
 
 
 @attrs.frozen
@@ -61,11 +84,17 @@ class StoreOptions:
 
 @attrs.frozen
 class DataOptions:
-    """An image batch (npz with ``x`` NHWC uint8 or NCHW float, and ``y``) for data-hungry proxies."""
+    """An image batch for data-hungry proxies (see :mod:`nasplug.core.data`): ``source`` is
+    ``"auto"`` (npz file or image folder, from ``path``), ``"npz"``, ``"folder"``, ``"dataset"``
+    (``path = "package.module:attribute"``) or ``"sample"`` (built-in photographs, no path);
+    ``image_size`` resizes folder/sample images; ``device`` is where proxies run ("cpu", "cuda")."""
 
     path: str | None = attrs.field(default=None, validator=optional_string)
     batch_size: int = attrs.field(default=16, validator=positive_int)
     num_classes: int | None = attrs.field(default=None, validator=optional_positive_int)
+    source: str = attrs.field(default="auto", validator=one_of("auto", "npz", "folder", "dataset", "sample"))
+    image_size: int = attrs.field(default=32, validator=positive_int)
+    device: str = attrs.field(default="cpu", validator=optional_string)
 
 
 @attrs.frozen
@@ -124,7 +153,40 @@ class ScoreOptions:
     top_percent: float = attrs.field(default=10.0, validator=number_in(0.01, 100))
 
 
-KIND_OPTIONS: dict[str, type] = {"search": SearchOptions, "predict": PredictOptions, "score": ScoreOptions}
+def _tune_archs(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 3
+    ok = ok or (isinstance(value, list) and len(value) >= 3 and all(isinstance(v, str) for v in value))
+    if not ok:
+        raise ValueError(f"{attribute.name}: expected an integer >= 3 or a list of at least 3 architecture strings, got {value!r}")
+
+
+@attrs.frozen
+class TuneOptions:
+    """A tune run searches the proxy's own configuration (Discrete Proxy Search, Eproxy paper
+    Sec. 2.2) by regularised evolution: ``population`` random configurations, then children of
+    the best of ``sample`` drawn from the latest ``population``, each field mutated with
+    ``mutation_probability``, until ``configurations`` have been evaluated. A configuration's
+    fitness is the Spearman correlation, over ``archs`` benchmarked architectures, between the
+    proxy's direction-adjusted scores and ``metric``. ``batch_size`` children are proposed per
+    generation (1: the paper's sequential evolution)."""
+
+    population: int = attrs.field(default=40, validator=positive_int)
+    sample: int = attrs.field(default=10, validator=positive_int)
+    configurations: int = attrs.field(default=200, validator=positive_int)
+    mutation_probability: float = attrs.field(default=0.2, validator=number_in(0, 1))
+    archs: int | list[str] = attrs.field(default=20, validator=_tune_archs)
+    metric: str = attrs.field(default="cifar10_valid_val", validator=optional_string)
+    batch_size: int = attrs.field(default=1, validator=positive_int)
+
+    def __attrs_post_init__(self) -> None:
+        if self.sample > self.population:
+            raise ValueError(f"sample: expected at most population ({self.population}), got {self.sample}")
+        if self.metric is None:
+            raise ValueError("metric: expected the benchmark metric to correlate with, got None")
+
+
+KIND_OPTIONS: dict[str, type] = {"search": SearchOptions, "predict": PredictOptions, "score": ScoreOptions,
+                                 "tune": TuneOptions}
 
 
 @attrs.frozen
@@ -140,6 +202,8 @@ class RunConfig:
     benchmark: BenchmarkOptions
     store: StoreOptions
     data: DataOptions
+    #: A multi-seed run's seeds (``seeds = [0, 1, 2]`` or ``"0-19"``): see :mod:`nasplug.core.runs.seeds`.
+    seeds: tuple[int, ...] | None = None
 
     @property
     def config_hash(self) -> str:
@@ -167,6 +231,9 @@ class RunConfig:
         seed = raw.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"config key 'seed' must be an integer >= 0, got {seed!r}")
+        seeds = parse_seeds(raw["seeds"]) if "seeds" in raw else None
+        if seeds is not None and "seed" in raw:
+            raise ConfigError("config keys 'seed' and 'seeds' are both set; keep 'seeds' for a run per seed, or 'seed' for one run")
         name = raw.get("name", kind)
         if not isinstance(name, str) or not name:
             raise ConfigError(f"config key 'name' must be a non-empty string, got {name!r}")
@@ -198,6 +265,7 @@ class RunConfig:
             benchmark=build_config(BenchmarkOptions, table("benchmark"), "benchmark"),
             store=build_config(StoreOptions, table("store"), "store"),
             data=build_config(DataOptions, table("data"), "data"),
+            seeds=seeds,
         )
 
 

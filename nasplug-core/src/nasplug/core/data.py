@@ -1,13 +1,26 @@
-"""Image batches for proxies that need data: read from an ``.npz`` file of images and labels."""
+"""Image batches for proxies that need data.
+
+Sources (``[data] source``): an ``.npz`` file of images and labels, a folder of image files
+(one sub-folder per class, or flat), a torch ``Dataset`` (from Python, or named in the config as
+``"package.module:attribute"``), and ``"sample"``: crops of the two photographs that
+scikit-learn ships, a default that needs no files. Every loader returns ``(x, y, num_classes)``
+with ``x`` a normalised float NCHW tensor and ``y`` int64 labels.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nasplug.core.errors import ConfigError
+
+#: Image file extensions a folder source reads.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
+#: Data sources of the ``[data]`` table; ``"auto"`` picks npz or folder from the path.
+SOURCES = ("auto", "npz", "folder", "dataset", "sample")
 
 #: Per-channel mean and std of CIFAR-10 (the normalisation the benchmarks trained with).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -43,15 +56,181 @@ def load_image_batch(path: str | Path, batch_size: int, num_classes: int | None 
     return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32), torch.as_tensor(y, dtype=torch.long), classes
 
 
+def _normalise(x: np.ndarray) -> Any:
+    """uint8 NHWC (or NCHW) images -> float NCHW tensor in CIFAR normalisation, as the npz loader."""
+    import torch
+
+    x = x.astype(np.float32) / 255.0
+    if x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = np.transpose(x, (0, 3, 1, 2))
+    if x.shape[1] == 3:
+        mean = np.array(CIFAR_MEAN, dtype=np.float32)[None, :, None, None]
+        std = np.array(CIFAR_STD, dtype=np.float32)[None, :, None, None]
+        x = (x - mean) / std
+    return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+
+
+def _square_resize(image: Any, size: int) -> np.ndarray:
+    """A PIL image centre-cropped to a square, resized to ``size`` x ``size``, as uint8 HWC RGB."""
+    from PIL import Image
+
+    image = image.convert("RGB")
+    w, h = image.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def load_image_folder(path: str | Path, batch_size: int, num_classes: int | None = None,
+                      image_size: int = 32) -> tuple[Any, Any, int]:
+    """``(x, y, num_classes)`` from a folder of image files, resized to ``image_size``.
+
+    With sub-folders, each is a class (sorted names give labels 0, 1, ...) and the batch takes
+    the classes in turn (first image of each class, then the second, ...); a flat folder gives
+    label 0 to every image. Files are read in sorted order, so the batch is deterministic.
+    """
+    import torch
+    from PIL import Image, UnidentifiedImageError
+
+    root = Path(path)
+    if not root.is_dir():
+        raise ConfigError(f"data folder {root} not found; set data.path to a folder of images (one sub-folder per class)")
+
+    def images_in(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+    classes = sorted(p for p in root.iterdir() if p.is_dir())
+    per_class = [images_in(c) for c in classes] if classes else [images_in(root)]
+    order: list[tuple[Path, int]] = []
+    depth = max((len(files) for files in per_class), default=0)
+    for i in range(depth):
+        order.extend((files[i], label) for label, files in enumerate(per_class) if i < len(files))
+    order = order[:batch_size]
+    if not order:
+        raise ConfigError(f"data folder {root} holds no images ({', '.join(IMAGE_SUFFIXES)}); add some or point data.path elsewhere")
+    pixels, labels = [], []
+    for file, label in order:
+        try:
+            with Image.open(file) as image:
+                pixels.append(_square_resize(image, image_size))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ConfigError(f"image {file} cannot be read ({exc}); remove it from the data folder") from None
+        labels.append(label)
+    classes_n = int(num_classes or max(len(per_class), 1))
+    return _normalise(np.stack(pixels)), torch.as_tensor(labels, dtype=torch.long), classes_n
+
+
+def batch_from_dataset(dataset: Any, batch_size: int, num_classes: int | None = None) -> tuple[Any, Any, int]:
+    """``(x, y, num_classes)`` from the first ``batch_size`` items of a torch ``Dataset`` (or any
+    indexable/iterable of ``(image, label)``): images as CHW float tensors (used as given, e.g.
+    already transformed), PIL images or uint8 HWC arrays (normalised like the npz loader)."""
+    import torch
+
+    items = []
+    if hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"):
+        items = [dataset[i] for i in range(min(batch_size, len(dataset)))]
+    else:
+        for item in dataset:
+            if len(items) >= batch_size:
+                break
+            items.append(item)
+    if not items:
+        raise ConfigError("the dataset is empty; give a dataset with at least one (image, label) item")
+    images, labels = [], []
+    for i, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise ConfigError(f"dataset item {i} is {type(item).__name__}, not an (image, label) pair; wrap the dataset to return pairs")
+        image, label = item[0], item[1]
+        if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
+            image = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        images.append(image)
+        labels.append(int(label))
+    if isinstance(images[0], np.ndarray) and images[0].dtype == np.uint8:
+        try:
+            x = _normalise(np.stack(images))
+        except ValueError:
+            raise ConfigError("dataset images differ in shape; resize them to one size (e.g. with a transform)") from None
+    else:
+        try:
+            x = torch.stack([torch.as_tensor(im, dtype=torch.float32) for im in images])
+        except RuntimeError:
+            raise ConfigError("dataset images differ in shape; resize them to one size (e.g. with a transform)") from None
+    if x.ndim != 4:
+        raise ConfigError(f"dataset images must be CHW (or HWC uint8) arrays, got batch shape {tuple(x.shape)}")
+    classes = int(num_classes or (max(labels) + 1))
+    return x, torch.as_tensor(labels, dtype=torch.long), classes
+
+
+def sample_image_batch(batch_size: int = 16, num_classes: int | None = None, image_size: int = 32,
+                       seed: int = 0) -> tuple[Any, Any, int]:
+    """The embedded default batch: ``batch_size`` square crops (random side 48..256 px, seeded)
+    of the two photographs scikit-learn ships (``sklearn.datasets.load_sample_images``),
+    resized to ``image_size``; labels cycle ``0..num_classes-1`` (10 by default). Real image
+    statistics, no files to download, the same batch on every machine."""
+    import torch
+    from PIL import Image
+
+    try:
+        from sklearn.datasets import load_sample_images
+    except ImportError:
+        raise ConfigError("data.source = \"sample\" needs scikit-learn (it ships the photographs); pip install scikit-learn, or set data.path") from None
+    photos = load_sample_images().images
+    rng = np.random.default_rng(seed)
+    pixels = []
+    for i in range(batch_size):
+        photo = photos[i % len(photos)]
+        h, w = photo.shape[:2]
+        side = int(rng.integers(48, min(256, h, w) + 1))
+        top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        crop = Image.fromarray(photo[top:top + side, left:left + side])
+        pixels.append(_square_resize(crop, image_size))
+    classes = int(num_classes or 10)
+    labels = torch.arange(batch_size, dtype=torch.long) % classes
+    return _normalise(np.stack(pixels)), labels, classes
+
+
+def _import_dataset(spec: str) -> Any:
+    """The object named ``"package.module:attribute"`` (called when it is a function or class)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(f"data.path {spec!r} must name a dataset as \"package.module:attribute\" when data.source = \"dataset\"")
+    try:
+        obj = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"data.path {spec!r} cannot be imported ({exc}); check the module and attribute names") from None
+    is_dataset = hasattr(obj, "__getitem__") or hasattr(obj, "__iter__")
+    return obj if is_dataset and not isinstance(obj, type) else obj()
+
+
+def load_batch(data: Any) -> tuple[Any, Any, int]:
+    """``(x, y, num_classes)`` for a ``[data]`` table (:class:`~nasplug.core.config.DataOptions`)."""
+    source = getattr(data, "source", "auto")
+    size = getattr(data, "image_size", 32)
+    if source == "sample":
+        return sample_image_batch(data.batch_size, data.num_classes, size)
+    if data.path is None:
+        raise ConfigError(f"data.source = {source!r} needs data.path; set it, or use source = \"sample\"")
+    if source == "dataset":
+        return batch_from_dataset(_import_dataset(data.path), data.batch_size, data.num_classes)
+    if source == "folder" or (source == "auto" and Path(data.path).is_dir()):
+        return load_image_folder(data.path, data.batch_size, data.num_classes, size)
+    return load_image_batch(data.path, data.batch_size, data.num_classes)
+
+
 def proxy_context(proxy: Any, data: Any, seed: int, name: str) -> Any:
     """The :class:`~nasplug.core.interfaces.proxy.ProxyContext` for ``proxy``: the ``[data]``
-    batch when the proxy needs images (``ConfigError`` naming the fix when none is configured)."""
+    batch when the proxy needs images (``ConfigError`` naming the fix when none is configured)
+    and the ``[data]`` device."""
     from nasplug.core.interfaces.proxy import ProxyContext
 
     batch, classes = None, 10
     if proxy.needs_data:
-        if data is None or data.path is None:
-            raise ConfigError(f"proxy '{name}' needs images; add [data] path = \"batch.npz\" to the config")
-        x, y, classes = load_image_batch(data.path, data.batch_size, data.num_classes)
+        if data is None or (data.path is None and getattr(data, "source", "auto") != "sample"):
+            raise ConfigError(f"proxy '{name}' needs images; add [data] path = \"batch.npz\" to the config (or source = \"sample\" for built-in photographs)")
+        x, y, classes = load_batch(data)
         batch = (x, y)
-    return ProxyContext(seed=seed, batch=batch, num_classes=classes)
+    elif data is not None and data.num_classes:
+        classes = data.num_classes
+    device = getattr(data, "device", "cpu") if data is not None else "cpu"
+    return ProxyContext(seed=seed, batch=batch, num_classes=classes, device=device)

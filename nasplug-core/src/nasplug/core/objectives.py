@@ -8,7 +8,7 @@ import attrs
 
 from nasplug.core.interfaces.objective import Evaluation, Objective
 from nasplug.core.interfaces.proxy import ProxyContext
-from nasplug.core.options import one_of, string
+from nasplug.core.options import one_of, string, string_list
 from nasplug.core.seeding import derive_seed
 
 
@@ -16,6 +16,10 @@ from nasplug.core.seeding import derive_seed
 class BenchmarkObjectiveConfig:
     metric: str = attrs.field(default="cifar10_val_12ep", validator=string)
     direction: str = attrs.field(default="max", validator=one_of("max", "min"))
+    #: Other benchmark columns stored in each evaluation's ``info`` (e.g. a latency column for
+    #: multi-objective search); they are looked up, not charged.
+    extra_metrics: tuple[str, ...] = attrs.field(default=(), converter=lambda v: tuple(v) if isinstance(v, list) else v,
+                                               validator=string_list)
 
 
 class BenchmarkObjective(Objective):
@@ -35,7 +39,8 @@ class BenchmarkObjective(Objective):
         return self._benchmark
 
     def check(self) -> None:
-        self.benchmark.check_metric(self.config.metric)
+        for metric in (self.config.metric, *self.config.extra_metrics):
+            self.benchmark.check_metric(metric)
 
     @property
     def charges_cost(self) -> bool:
@@ -43,7 +48,8 @@ class BenchmarkObjective(Objective):
 
     def evaluate(self, arch: Hashable) -> Evaluation:
         value = self.benchmark.query(arch, self.config.metric)
-        return Evaluation(value=float(value), cost=float(self.benchmark.cost(arch, self.config.metric)))
+        info = {m: float(self.benchmark.query(arch, m)) for m in self.config.extra_metrics}
+        return Evaluation(value=float(value), cost=float(self.benchmark.cost(arch, self.config.metric)), info=info)
 
 
 def _proxy_spec(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:

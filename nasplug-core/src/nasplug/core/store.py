@@ -8,12 +8,13 @@ same sequence number instead of evaluating it again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import attrs
 
@@ -180,6 +181,34 @@ class Store:
         row = self._db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         return self._run_from_row(row) if row else None
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything written inside is committed together, or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def finish_run(self, run_id: int, evaluations: Sequence[EvaluationRecord], rounds: Sequence[RoundRecord],
+                   result: dict[str, Any]) -> None:
+        """Store a run computed elsewhere (a worker of a multi-seed run) in one transaction:
+        whatever an earlier attempt left of it is replaced, so it is never stored twice."""
+        with self.transaction():
+            self._db.execute("DELETE FROM evaluations WHERE run_id=?", (run_id,))
+            self._db.execute("DELETE FROM rounds WHERE run_id=?", (run_id,))
+            for record in evaluations:
+                self.add_evaluation(attrs.evolve(record, run_id=run_id))
+            for r in rounds:
+                self.add_round(run_id, r.round, r.labelled, r.metrics)
+            self.set_status(run_id, "finished", result)
+
+    def runs_with_hash(self, config_hash: str) -> list[RunRecord]:
+        """Runs made from the configuration with this hash, oldest first."""
+        return [self._run_from_row(r) for r in self._db.execute("SELECT * FROM runs WHERE config_hash=? ORDER BY id", (config_hash,))]
+
     def set_status(self, run_id: int, status: str, result: dict[str, Any] | None = None) -> None:
         self._db.execute("UPDATE runs SET status=?, updated=?, result=COALESCE(?, result) WHERE id=?",
                          (status, time.time(), dumps(result) if result is not None else None, run_id))
@@ -201,6 +230,10 @@ class Store:
             "SELECT run_id, seq, arch, value, fitness, cost, wall, info FROM evaluations WHERE run_id=? ORDER BY seq",
             (run_id,))
         return [EvaluationRecord(r[0], r[1], r[2], _num(r[3]), _num(r[4]), r[5], r[6], json.loads(r[7])) for r in rows]
+
+    def failures(self, run_id: int) -> list[EvaluationRecord]:
+        """The run's evaluations whose task failed (``info.failed``: error, attempts, traceback)."""
+        return [e for e in self.evaluations(run_id) if e.info.get("failed")]
 
     def count_evaluations(self, run_id: int) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM evaluations WHERE run_id=?", (run_id,)).fetchone()[0])

@@ -77,10 +77,51 @@ def _print_result(kind: str, rid: int, store: str, result: dict[str, Any], resum
             print(f"{pad}{key}: {_fmt(value)}")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from nasplug.core.runs import run
+def _numbers(result: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric entries of a result, nested tables flattened to dotted keys."""
+    out: dict[str, float] = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            out.update(_numbers(value, f"{prefix}{key}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = float(value)
+    return out
 
-    result = run(args.config, resume=args.resume, run_id=args.run, store_path=args.store)
+
+def _print_seeds(results: list[Any], fmt: str) -> None:
+    """One line per seed's run, then mean and standard deviation of each number over the seeds."""
+    import numpy as np
+
+    if fmt == "json":
+        print(json.dumps([{"id": r.id, "kind": r.kind, "store": r.store, "resumed": r.resumed, "result": r.result}
+                          for r in results], indent=2, default=str))
+        return
+    print(f"{len(results)} runs ({results[0].kind}), one per seed; stored in {results[0].store}")
+    for r in results:
+        state = "failed: " + str(r.result.get("error")) if r.result.get("failed") else ("resumed" if r.resumed else "finished")
+        print(f"  run {r.id}: {state}")
+    table: dict[str, list[float]] = {}
+    for r in results:
+        if not r.result.get("failed"):
+            for key, value in _numbers(r.result).items():
+                table.setdefault(key, []).append(value)
+    if table:
+        print("  mean +- std over seeds:")
+        for key, values in table.items():
+            print(f"    {key}: {_fmt(float(np.mean(values)))} +- {_fmt(float(np.std(values)))} (n={len(values)})")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nasplug.core.config import load_config
+    from nasplug.core.runs import run, run_seeds
+
+    config = load_config(args.config)
+    if args.seeds is not None or config.seeds is not None:
+        if args.run is not None:
+            raise NasplugError("--run continues one run; resume a multi-seed run with --resume alone")
+        _print_seeds(run_seeds(config, args.seeds, resume=args.resume, store_path=args.store), args.format)
+        return 0
+    result = run(config, resume=args.resume, run_id=args.run, store_path=args.store)
     if args.format == "json":
         print(json.dumps({"id": result.id, "kind": result.kind, "store": result.store, "resumed": result.resumed,
                           "result": result.result}, indent=2, default=str))
@@ -153,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the store's latest run (or --run ID) made from this config")
     p.add_argument("--run", type=int, default=None, metavar="ID", help="with --resume: the run to continue")
     p.add_argument("--store", default=None, help="result database (default: the config's store.path)")
+    p.add_argument("--seeds", default=None, metavar="SEEDS",
+                   help="run the config once per seed, e.g. 0-19 or 0-4,10 (each stored as its own run; overrides the config's seeds)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_run)
 

@@ -7,7 +7,7 @@ papers' defaults; the registry builds ``Config`` from a TOML table and passes it
 from nasplug.core.interfaces.base import Part
 from nasplug.core.interfaces.benchmark import Benchmark
 from nasplug.core.interfaces.encoder import Encoder
-from nasplug.core.interfaces.executor import Executor
+from nasplug.core.interfaces.executor import Executor, TaskError, TaskFailed
 from nasplug.core.interfaces.objective import Evaluation, Objective
 from nasplug.core.interfaces.predictor import Predictor
 from nasplug.core.interfaces.proxy import Proxy, ProxyContext
@@ -17,5 +17,6 @@ from nasplug.core.interfaces.strategy import Strategy, Told
 
 __all__ = [
     "Part", "Benchmark", "Encoder", "Executor", "Evaluation", "Objective", "Predictor", "Proxy",
-    "ProxyContext", "Sampler", "SelectionContext", "CellGraph", "SearchSpace", "Strategy", "Told",
+    "ProxyContext", "Sampler", "SelectionContext", "CellGraph", "SearchSpace", "Strategy", "TaskError", "TaskFailed",
+    "Told",
 ]

@@ -20,6 +20,9 @@ class Told:
     arch: Hashable
     fitness: float
     value: float
+    #: What the objective reported besides the value (e.g. ``extra_metrics`` for multi-objective
+    #: strategies); ``repeat`` answers carry the first evaluation's info.
+    info: dict = attrs.field(factory=dict, eq=False)
 
 
 class Strategy(Part, abc.ABC):
@@ -43,6 +46,11 @@ class Strategy(Part, abc.ABC):
     @abc.abstractmethod
     def tell(self, results: Sequence[Told]) -> None:
         """The results of the last ``ask``, in the same order."""
+
+    def results(self) -> dict[str, Any]:
+        """Strategy-specific results the runner adds to the run's result (e.g. a Pareto front,
+        the final subspace centres); JSON-serialisable."""
+        return {}
 
     def best(self) -> Told | None:
         """The best result told so far (strategies may override with their own notion)."""

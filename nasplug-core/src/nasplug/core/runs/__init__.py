@@ -2,9 +2,10 @@
 
 Use :func:`nasplug.core.runs.run` from Python (a dict or TOML path) or ``nasplug run`` from the
 shell; both validate the whole configuration, build every part and check the benchmark before
-writing anything to the store.
+writing anything to the store. :func:`nasplug.core.runs.run_seeds` runs a config once per seed.
 """
 
 from nasplug.core.runs.base import RunContext, RunResult, run
+from nasplug.core.runs.seeds import run_seeds
 
-__all__ = ["RunContext", "RunResult", "run"]
+__all__ = ["RunContext", "RunResult", "run", "run_seeds"]

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import attrs
 
 from nasplug.core.config import RunConfig, load_config
-from nasplug.core.errors import StoreError
+from nasplug.core.errors import ConfigError, StoreError
 from nasplug.core.hookspecs import hookimpl
 from nasplug.core.interfaces.space import SearchSpace
 from nasplug.core.plugins import plugin_manager
@@ -108,6 +108,9 @@ def _kind_class(kind: str) -> type[RunKind]:
     if kind == "predict":
         from nasplug.core.runs.predict import PredictRun
         return PredictRun
+    if kind == "tune":
+        from nasplug.core.runs.tune import TuneRun
+        return TuneRun
     from nasplug.core.runs.score import ScoreRun
     return ScoreRun
 
@@ -123,7 +126,12 @@ def run(config: RunConfig | Mapping[str, Any] | str | Path, *, resume: bool = Fa
         config = load_config(config)
     elif not isinstance(config, RunConfig):
         config = RunConfig.from_dict(config)
+    if config.seeds is not None:
+        raise ConfigError("this config lists seeds (a run per seed); run it with nasplug.core.runs.run_seeds or 'nasplug run', or give one seed")
     reg = registry or default_registry()
+    from nasplug.core.runs.tune import resolve_config_from  # config_from = <tune run id> in proxy tables
+
+    config = resolve_config_from(config, Path(store_path or config.store.path))
     space = reg.create("space", config.parts["space"], section="space")
     kind = _kind_class(config.kind)(config, reg, space)
     executor = reg.create("executor", config.parts["executor"], section="executor")

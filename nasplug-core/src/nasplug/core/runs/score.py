@@ -8,29 +8,35 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from nasplug.core import metrics
 from nasplug.core.errors import ArchitectureError, BudgetError, ConfigError, StoreError
+from nasplug.core.executors.tasks import seeded
+from nasplug.core.interfaces.executor import TaskFailed
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_rng, derive_seed
 from nasplug.core.store import EvaluationRecord
 
 
 class _Scorer:
-    """Picklable: score one architecture and time it."""
+    """Picklable: score one architecture and time it. Items are ``(arch, seed)``; the global
+    random streams are seeded from (run seed, architecture) for the call, so a proxy that draws
+    from them scores alike on any worker, in any order, and on resume."""
 
     def __init__(self, proxy: Any, ctx: Any) -> None:
         self.proxy, self.ctx = proxy, ctx
 
-    def __call__(self, arch: Hashable) -> tuple[float, float]:
-        start = time.perf_counter()
-        value = float(self.proxy.score(arch, self.ctx))
-        return value, time.perf_counter() - start
+    def __call__(self, item: tuple[Hashable, int]) -> tuple[float, float]:
+        arch, seed = item
+        with seeded(seed):
+            start = time.perf_counter()
+            value = float(self.proxy.score(arch, self.ctx))
+            return value, time.perf_counter() - start
 
 
 class ScoreRun(RunKind):
-    """Scores ``archs`` architectures (seeded sample, or the whole space). Correlations use the
-    proxy's fitness (its direction applied), so a useful proxy correlates positively; non-finite
-    scores are ranked last, never dropped silently (their count is reported)."""
+    """Scores ``archs`` architectures (seeded sample, or the whole space) through the run's
+    executor, storing each score as it arrives. Correlations use the proxy's fitness (its
+    direction applied), so a useful proxy correlates positively; non-finite scores and failed
+    evaluations are ranked last, never dropped silently (their counts are reported)."""
 
     def __init__(self, config, registry, space) -> None:
         super().__init__(config, registry, space)
@@ -75,19 +81,27 @@ class ScoreRun(RunKind):
         for i in todo:
             run.starting(i, self.archs[i])
         truth = {m: self.benchmark.query_many(self.archs, m) for m in self.options.metrics} if self.benchmark else {}
-        for position, (value, wall) in run.executor.imap(_Scorer(self.proxy, self.ctx), [self.archs[i] for i in todo]):
+        items = [(self.archs[i], derive_seed(self.config.seed, "score", keys[i])) for i in todo]
+        for position, out in run.executor.imap(_Scorer(self.proxy, self.ctx), items):
             i = todo[position]
-            fitness = self.proxy.fitness(value) if math.isfinite(value) else -math.inf
             info = {m: float(t[i]) for m, t in truth.items()}
-            rec = EvaluationRecord(run.id, i, keys[i], value, fitness, 0.0, wall, info)
+            if isinstance(out, TaskFailed):
+                rec = EvaluationRecord(run.id, i, keys[i], math.nan, -math.inf, 0.0, 0.0, {**info, **out.as_info()})
+            else:
+                value, wall = out
+                fitness = self.proxy.fitness(value) if math.isfinite(value) else -math.inf
+                rec = EvaluationRecord(run.id, i, keys[i], value, fitness, 0.0, wall, info)
             run.record(rec)
             stored[i] = rec
+        from nasplug.core import metrics  # scipy: imported here, not by workers unpickling _Scorer
+
         records = [stored[i] for i in range(len(self.archs))]
+        failed = np.array([bool(r.info.get("failed")) for r in records], dtype=bool)
         fitness = np.array([r.fitness for r in records])
-        walls = np.array([r.wall for r in records])
+        walls = np.array([r.wall for r in records])[~failed]
         result: dict[str, Any] = {
             "archs": len(records), "direction": self.proxy.direction,
-            "non_finite": int(np.sum(~np.isfinite(fitness))),
+            "non_finite": int(np.sum(~np.isfinite(fitness) & ~failed)), "failed": int(np.sum(failed)),
             "seconds_per_arch": float(np.mean(walls)) if len(walls) else float("nan"),
             "correlations": {},
         }

@@ -9,6 +9,8 @@ from typing import Any, Hashable
 import numpy as np
 
 from nasplug.core.errors import BudgetError, StoreError
+from nasplug.core.executors.tasks import seeded
+from nasplug.core.interfaces.executor import TaskFailed
 from nasplug.core.interfaces.strategy import Told
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_seed
@@ -20,22 +22,28 @@ def _fitness(objective: Any, value: float) -> float:
 
 
 class _Timed:
-    """Picklable wrapper timing one objective evaluation (executors may ship it to workers)."""
+    """Picklable wrapper timing one objective evaluation (executors ship it to workers). Items
+    are ``(arch, seed)``: the global random streams are seeded from (run seed, architecture) for
+    the call, so the value never depends on which worker ran it, or when."""
 
     def __init__(self, objective: Any) -> None:
         self.objective = objective
 
-    def __call__(self, arch: Hashable) -> tuple[Any, float]:
-        start = time.perf_counter()
-        evaluation = self.objective.evaluate(arch)
-        return evaluation, time.perf_counter() - start
+    def __call__(self, item: tuple[Hashable, int]) -> tuple[Any, float]:
+        arch, seed = item
+        with seeded(seed):
+            start = time.perf_counter()
+            evaluation = self.objective.evaluate(arch)
+            return evaluation, time.perf_counter() - start
 
 
 class SearchRun(RunKind):
     """Ask/tell loop. Every proposal gets a sequence number; an architecture proposed again in
     the same run is answered from the run's record (stored with ``info.repeat``) and is not
-    charged, so a budget of N queries means N distinct evaluations. On resume the strategy is
-    rebuilt with the same seed and replayed against the stored results."""
+    charged, so a budget of N queries means N distinct evaluations. Each ``ask`` batch
+    (``search.batch_size``) is evaluated through the run's executor and stored as results arrive;
+    an evaluation that failed is stored as such and told to the strategy as fitness -inf. On
+    resume the strategy is rebuilt with the same seed and replayed against the stored results."""
 
     def __init__(self, config, registry, space) -> None:
         super().__init__(config, registry, space)
@@ -105,11 +113,16 @@ class SearchRun(RunKind):
             todo = list(pending.values())
             for i in todo:
                 run.starting(seq + i, proposals[i])
-            for position, (evaluation, wall) in run.executor.imap(timed, [proposals[i] for i in todo]):
+            items = [(proposals[i], derive_seed(self.config.seed, "evaluate", keys[i])) for i in todo]
+            for position, out in run.executor.imap(timed, items):
                 i = todo[position]
-                rec = EvaluationRecord(run.id, seq + i, keys[i], float(evaluation.value),
-                                       _fitness(objective, float(evaluation.value)), float(evaluation.cost), wall,
-                                       dict(evaluation.info))
+                if isinstance(out, TaskFailed):  # a failed evaluation is a spent query worth -inf
+                    rec = EvaluationRecord(run.id, seq + i, keys[i], math.nan, -math.inf, 0.0, 0.0, out.as_info())
+                else:
+                    evaluation, wall = out
+                    rec = EvaluationRecord(run.id, seq + i, keys[i], float(evaluation.value),
+                                           _fitness(objective, float(evaluation.value)), float(evaluation.cost), wall,
+                                           dict(evaluation.info))
                 run.record(rec)
                 records[i] = rec
                 seen[keys[i]] = rec
@@ -125,7 +138,8 @@ class SearchRun(RunKind):
                     queries += 1
                     simulated += rec.cost
                 history.append(rec)
-            strategy.tell([Told(a, r.fitness, r.value) for a, r in zip(proposals, records)])
+            strategy.tell([Told(a, r.fitness, r.value, dict(seen.get(k, r).info) if r.info.get("repeat") else dict(r.info))
+                           for a, k, r in zip(proposals, keys, records)])
             seq += len(proposals)
         return self._summary(history, queries, simulated)
 
@@ -133,6 +147,12 @@ class SearchRun(RunKind):
         evaluated = [r for r in history if not r.info.get("repeat")]
         result: dict[str, Any] = {"queries": queries, "proposals": len(history), "simulated_seconds": simulated,
                                   "objective_direction": self.objective.direction}
+        failed = sum(1 for r in evaluated if r.info.get("failed"))
+        if failed:
+            result["failed"] = failed
+        extra = self.strategy.results()
+        if extra:
+            result["strategy"] = extra
         if not evaluated:
             return result
         finite = [r for r in evaluated if math.isfinite(r.fitness)]

@@ -333,6 +333,9 @@ class StrategyConformance:
     toy space's synthetic benchmark through the real runner and store."""
 
     budget = 30
+    #: Extra options of the toy benchmark objective (e.g. ``{"extra_metrics": ["latency"]}``
+    #: for a multi-objective strategy).
+    objective_options: dict[str, Any] = {}
 
     @pytest.fixture
     def strategy_options(self) -> dict[str, Any]:
@@ -347,7 +350,7 @@ class StrategyConformance:
     def _config(self, strategy_options: dict, store: Any, seed: int = 0, batch_size: int = 1) -> dict[str, Any]:
         return {"kind": "search", "seed": seed, "space": {"name": "toy"},
                 "strategy": {"name": "under-test", **strategy_options},
-                "objective": {"name": "benchmark", "metric": "accuracy"},
+                "objective": {"name": "benchmark", "metric": "accuracy", **self.objective_options},
                 "search": {"queries": self.budget, "batch_size": batch_size}, "store": {"path": str(store)}}
 
     def _archs(self, store_path: Any, run_id: int) -> list[str]:
@@ -367,7 +370,8 @@ class StrategyConformance:
             assert 1 <= len(proposals) <= 2
             for arch in proposals:
                 assert space.contains(arch)
-            strategy.tell([Told(a, bench.query(a, "accuracy"), bench.query(a, "accuracy")) for a in proposals])
+            strategy.tell([Told(a, bench.query(a, "accuracy"), bench.query(a, "accuracy"),
+                                {m: bench.query(a, m) for m in bench.metrics}) for a in proposals])
 
     def test_respects_the_query_budget(self, strategy_cls, strategy_options, tmp_path) -> None:
         from nasplug.core.runs import run

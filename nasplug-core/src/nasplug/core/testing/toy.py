@@ -75,6 +75,15 @@ class ToySpace(SearchSpace):
         for digits in itertools.product(range(self.config.choices), repeat=self.config.positions):
             yield "".join(map(str, digits))
 
+    def position_choices(self) -> tuple[int, ...]:
+        return (self.config.choices,) * self.config.positions
+
+    def to_positions(self, arch: Hashable) -> tuple[int, ...]:
+        return tuple(int(ch) for ch in self.parse(arch))
+
+    def from_positions(self, positions: Any) -> str:
+        return self.parse("".join(str(int(p)) if 0 <= int(p) < 10 else "x" for p in positions))
+
     def graph(self, arch: Hashable) -> CellGraph:
         arch = self.parse(arch)
         n = self.config.positions + 2

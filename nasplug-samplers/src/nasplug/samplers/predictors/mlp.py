@@ -1,0 +1,116 @@
+"""A multilayer perceptron on a fixed architecture encoding (the MLP baseline of DARE's Table 1).
+
+The encoding is any registered encoder (``adjacency`` by default; ``path`` is White et al.'s best
+for MLPs; ``haap`` is HAAP's flat matrices). With an encoder that offers homogeneous augmentation
+(``haap``), ``augment = k`` adds k random HA views of every labelled architecture to the training
+set with its label, which is how HAAP trains its non-graph predictors. Training follows DARE's
+protocol (:mod:`.training`). The width and depth (three hidden layers of 128, ReLU, dropout 0.1)
+are our choice: DARE cites Wang et al. (AlphaX) for its MLP without giving its shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Sequence
+
+import attrs
+import numpy as np
+
+from nasplug.core.errors import ConfigError
+from nasplug.core.interfaces.predictor import Predictor
+from nasplug.core.options import non_negative_int, number_in, string
+from nasplug.samplers.predictors.training import TargetScaler, TrainingOptions, check_labels, chunks, seeded, train
+
+
+def _widths(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    ok = isinstance(value, tuple) and value and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    if not ok:
+        raise ValueError(f"{attribute.name}: expected a non-empty list of positive integers, got {value!r}")
+
+
+@attrs.frozen
+class MLPPredictorConfig(TrainingOptions):
+    """``encoder``: registered encoder name; ``hidden``: layer widths; ``dropout``; ``augment``:
+    HA views added per labelled architecture (needs an encoder with ``augment_encode``)."""
+
+    encoder: str = attrs.field(default="adjacency", validator=string)
+    hidden: tuple[int, ...] = attrs.field(default=(128, 128, 128), converter=lambda v: tuple(v) if isinstance(v, list) else v,
+                                          validator=_widths)
+    dropout: float = attrs.field(default=0.1, validator=number_in(0.0, 0.99))
+    augment: int = attrs.field(default=0, validator=non_negative_int)
+
+
+class MLPPredictor(Predictor):
+    """An MLP on a fixed encoding (adjacency by default), trained with DARE's protocol."""
+
+    Config = MLPPredictorConfig
+
+    def __init__(self, config: Any = None, *, space: Any) -> None:
+        super().__init__(config, space=space)
+        from nasplug.core.registry import registry
+
+        self.encoder = registry().create("encoder", self.config.encoder, section="predictor.encoder", space=space)
+        if self.config.augment and not hasattr(self.encoder, "augment_encode"):
+            raise ConfigError(f"predictor.augment needs an encoder with homogeneous augmentation (e.g. 'haap'), not '{self.config.encoder}'")
+        self.model: Any = None
+        self.scaler: TargetScaler | None = None
+        self.history: list[float] = []
+
+    def _network(self, width: int) -> Any:
+        from torch import nn
+
+        layers: list[Any] = []
+        for h in self.config.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(self.config.dropout)]
+            width = h
+        return nn.ModuleDict({"body": nn.Sequential(*layers), "out": nn.Linear(width, 1)})
+
+    def fit(self, archs: Sequence[Hashable], y: np.ndarray, *, seed: int = 0) -> "MLPPredictor":
+        import torch
+
+        from nasplug.core.seeding import derive_rng
+
+        archs = list(archs)
+        y = check_labels(archs, y)
+        self.scaler = TargetScaler(y, self.config.standardize)
+        x = self.encoder.encode(archs)
+        targets = self.scaler.forward(y)
+        if self.config.augment:
+            rng = derive_rng(seed, "mlp-augment")
+            views = [self.encoder.augment_encode(archs, rng) for _ in range(self.config.augment)]
+            x = np.concatenate([x, *views])
+            targets = np.tile(targets, self.config.augment + 1)
+        features = torch.as_tensor(x, dtype=torch.float32)
+        target = torch.as_tensor(targets, dtype=torch.float32)
+        with seeded(seed) as generator:
+            self.model = self._network(features.shape[1])
+
+            def loss(index: Any) -> Any:
+                pred = self.model["out"](self.model["body"](features[index])).view(-1)
+                return torch.nn.functional.mse_loss(pred, target[index])
+
+            self.history = train(self.model, len(target), self.config, loss, generator)
+        return self
+
+    def _outputs(self, archs: Sequence[Hashable], which: str) -> np.ndarray:
+        import torch
+
+        if self.model is None:
+            raise RuntimeError(f"MLPPredictor.{which} called before fit")
+        archs = list(archs)
+        parts: list[np.ndarray] = []
+        self.model.eval()
+        with torch.no_grad():
+            for part in chunks(len(archs), self.config.predict_batch_size):
+                z = self.model["body"](torch.as_tensor(self.encoder.encode(archs[part])))
+                parts.append(self.model["out"](z).view(-1).numpy().astype(np.float64) if which == "predict" else z.numpy())
+        if not parts:
+            return np.zeros(0) if which == "predict" else np.zeros((0, self.config.hidden[-1]), dtype=np.float32)
+        return np.concatenate(parts)
+
+    def predict(self, archs: Sequence[Hashable]) -> np.ndarray:
+        out = self._outputs(archs, "predict")
+        return self.scaler.inverse(out) if self.scaler is not None else out
+
+    def embed(self, archs: Sequence[Hashable]) -> np.ndarray:
+        """The last hidden layer's activations."""
+        return self._outputs(archs, "embed")

@@ -1,0 +1,209 @@
+"""Search guided by a cheap model: a predictor trained by active learning (DARE's NAS protocol)
+or a zero-cost proxy (Eproxy's end-to-end NAS). Both spend the query budget only on labels and
+on the candidates the model ranks highest."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Hashable, Sequence
+
+import attrs
+import numpy as np
+
+from nasplug.core.errors import ConfigError
+from nasplug.core.interfaces.strategy import Strategy, Told
+from nasplug.core.options import non_negative_int, positive_int
+from nasplug.core.seeding import derive_seed
+
+
+def _part_spec(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not (isinstance(value, str) and value) and not (isinstance(value, dict) and isinstance(value.get("name"), str)):
+        raise ValueError(f"{attribute.name}: expected a plugin name or a table with 'name', got {value!r}")
+
+
+def _optional_table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"{attribute.name}: expected a table, got {value!r}")
+
+
+def _create(kind: str, spec: Any, section: str, **deps: Any) -> Any:
+    from nasplug.core.registry import registry
+
+    return registry().create(kind, spec, section=section, **deps)
+
+
+def _candidate_pool(space: Any, pool_size: int, rng: np.random.Generator) -> list[Hashable]:
+    """The whole space when it is small enough to enumerate, else ``pool_size`` distinct samples."""
+    size = space.size()
+    if size is not None and size <= pool_size:
+        try:
+            return list(space.enumerate())
+        except NotImplementedError:
+            pass
+    return space.sample_many(pool_size if size is None else min(pool_size, size), rng)
+
+
+@attrs.frozen
+class PredictorGuidedConfig:
+    """DARE's NAS protocol (section 5.3): ``initial`` random labels (5), ``per_round`` labels
+    chosen by the sampler each round (10), for ``rounds`` rounds (8, so 85 labels), then the
+    predictor ranks the candidate pool and the best-ranked unlabelled architectures are queried
+    in order until the budget ends. Every label counts as a query. The pool is the whole space
+    when it has at most ``pool_size`` architectures (NB201: all 15,625), else a sample."""
+
+    sampler: Any = attrs.field(default="dare", validator=_part_spec)
+    predictor: Any = attrs.field(default="dare_gcn", validator=_part_spec)
+    initial: int = attrs.field(default=5, validator=positive_int)
+    per_round: int = attrs.field(default=10, validator=positive_int)
+    rounds: int = attrs.field(default=8, validator=non_negative_int)
+    pool_size: int = attrs.field(default=100_000, validator=positive_int)
+
+
+class PredictorGuidedSearch(Strategy):
+    """A predictor trained by active learning ranks the space; its best are queried.
+
+    Active learning of a predictor (any sampler + predictor plugins), then exploitation of
+    its ranking. The predictor is refitted on every label before each selection round, with a
+    seed derived from the run's seed and the round."""
+
+    Config = PredictorGuidedConfig
+
+    def __init__(self, config: Any = None, **deps: Any) -> None:
+        super().__init__(config, **deps)
+        c = self.config
+        self.sampler = _create("sampler", c.sampler, "strategy.sampler", space=self.space)
+        _create("predictor", c.predictor, "strategy.predictor", space=self.space)  # option errors surface now
+        self.pool = _candidate_pool(self.space, c.pool_size, self.rng)
+        self.index = {self.space.canonical(a): i for i, a in enumerate(self.pool)}
+        self.labelled: list[int] = []
+        self.labels: list[float] = []
+        self.round = 0
+        self.queue: deque[int] = deque(int(i) for i in self.rng.choice(len(self.pool), c.initial, replace=False))
+        self.ranking: deque[int] | None = None
+        self.predictor: Any = None
+
+    def _new_predictor(self) -> Any:
+        return _create("predictor", self.config.predictor, "strategy.predictor", space=self.space)
+
+    def _fit(self) -> Any:
+        predictor = self._new_predictor()
+        y = np.asarray(self.labels, dtype=float)
+        finite = np.isfinite(y)
+        y = np.where(finite, y, np.nanmin(np.where(finite, y, np.nan)) if finite.any() else 0.0)
+        predictor.fit([self.pool[i] for i in self.labelled], y, seed=derive_seed(self.seed, "fit", self.round))
+        return predictor
+
+    def _next_round(self) -> None:
+        from nasplug.core.executors import LocalExecutor
+        from nasplug.core.interfaces.sampler import SelectionContext
+
+        c = self.config
+        self.predictor = self._fit()
+        if self.round < c.rounds:
+            self.round += 1
+            k = min(c.per_round, len(self.pool) - len(self.labelled))
+            ctx = SelectionContext(space=self.space, pool=self.pool, labelled=np.asarray(self.labelled, dtype=int),
+                                   labels=np.asarray(self.labels, dtype=float), predictor=self.predictor,
+                                   rng=np.random.default_rng(derive_seed(self.seed, "select", self.round)),
+                                   round=self.round, new_predictor=self._new_predictor, executor=LocalExecutor())
+            self.queue.extend(int(i) for i in self.sampler.select(ctx, k))
+            return
+        scores = np.asarray(self.predictor.predict(self.pool), dtype=float)
+        scores = np.where(np.isfinite(scores), scores, -np.inf)
+        taken = set(self.labelled)
+        order = np.argsort(-scores, kind="stable")
+        self.ranking = deque(int(i) for i in order if int(i) not in taken)
+
+    def ask(self, n: int) -> list[Hashable]:
+        source = self.queue if self.ranking is None else self.ranking
+        out = [source.popleft() for _ in range(min(n, len(source)))]
+        self._asked = out
+        return [self.pool[i] for i in out]
+
+    def tell(self, results: Sequence[Told]) -> None:
+        self._track(results)
+        if self.ranking is not None:
+            return
+        for i, told in zip(self._asked, results):
+            self.labelled.append(i)
+            self.labels.append(told.fitness)
+        if not self.queue:
+            self._next_round()
+
+    def results(self) -> dict[str, Any]:
+        return {"labels": len(self.labelled), "rounds": self.round}
+
+
+@attrs.frozen
+class ProxyGuidedREAConfig:
+    """Eproxy's end-to-end NAS (section 3.5): regularised evolution whose fitness is a proxy
+    (``proxy``, a name or a table, e.g. ``{name = "eproxy", config_from = "RUN"}``) for
+    ``cycles`` proxy evaluations (population 10 and tournament 3 as NB201's REA; 1,000 cycles),
+    then the benchmark is queried for the proxy's best architectures in order, so the query
+    budget counts only those. ``data`` is the image batch table (as the run's ``[data]``) for
+    proxies that need images."""
+
+    proxy: Any = attrs.field(default="synflow", validator=_part_spec)
+    cycles: int = attrs.field(default=1000, validator=positive_int)
+    population_size: int = attrs.field(default=10, validator=positive_int)
+    sample_size: int = attrs.field(default=3, validator=positive_int)
+    data: dict | None = attrs.field(default=None, validator=_optional_table)
+
+
+class ProxyGuidedREA(Strategy):
+    """REA on a proxy, then benchmark queries down the proxy's ranking of everything it saw."""
+
+    Config = ProxyGuidedREAConfig
+
+    def __init__(self, config: Any = None, **deps: Any) -> None:
+        super().__init__(config, **deps)
+        from nasplug.core.config import DataOptions
+        from nasplug.core.data import proxy_context
+        from nasplug.core.options import build_config
+
+        c = self.config
+        if c.sample_size > c.population_size:
+            raise ConfigError(f"strategy.sample_size ({c.sample_size}) must not exceed strategy.population_size ({c.population_size})")
+        self.proxy = _create("proxy", c.proxy, "strategy.proxy", space=self.space)
+        name = c.proxy if isinstance(c.proxy, str) else c.proxy["name"]
+        data = build_config(DataOptions, c.data, "strategy.data")
+        self.context = proxy_context(self.proxy, data, derive_seed(self.seed, "proxy"), name)
+        self.ranking: list[Hashable] | None = None
+        self.proxy_scores: dict[str, float] = {}
+
+    def _proxy_fitness(self, arch: Hashable) -> float:
+        key = self.space.canonical(arch)
+        if key not in self.proxy_scores:
+            score = float(self.proxy.score(arch, self.context))
+            self.proxy_scores[key] = self.proxy.fitness(score) if math.isfinite(score) else -math.inf
+        return self.proxy_scores[key]
+
+    def _evolve(self) -> list[Hashable]:
+        c = self.config
+        population: deque[tuple[Hashable, float]] = deque()
+        seen: dict[str, Hashable] = {}
+        for step in range(c.cycles):
+            if step < c.population_size:
+                arch = self.space.sample(self.rng)
+            else:
+                picks = self.rng.choice(len(population), size=c.sample_size, replace=False)
+                parent = max((population[i] for i in picks), key=lambda t: t[1])
+                arch = self.space.mutate(parent[0], self.rng)
+            population.append((arch, self._proxy_fitness(arch)))
+            seen.setdefault(self.space.canonical(arch), arch)
+            if len(population) > c.population_size:
+                population.popleft()
+        return sorted(seen.values(), key=lambda a: (-self.proxy_scores[self.space.canonical(a)], self.space.canonical(a)))
+
+    def ask(self, n: int) -> list[Hashable]:
+        if self.ranking is None:
+            self.ranking = self._evolve()
+        out, self.ranking = self.ranking[:n], self.ranking[n:]
+        return out
+
+    def tell(self, results: Sequence[Told]) -> None:
+        self._track(results)
+
+    def results(self) -> dict[str, Any]:
+        return {"proxy_evaluations": len(self.proxy_scores)}
