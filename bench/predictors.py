@@ -20,9 +20,11 @@ both backends; (2) GCN prediction over pools of NB101 cells (10k, 100k and all 4
 space, ``space.enumerate()``), each in a fresh process: seconds and the peak extra RSS while
 predicting (sampled every 5 ms), to show linear time and bounded memory.
 
-    nice -n 10 .venv/bin/python bench/predictors.py     # default: 1 seed, neural predictors at K <= 150 (~10 CPU-min)
-    nice -n 19 .venv/bin/python bench/predictors.py --seeds 3 --big-datasets cifar10   # the committed numbers
-    .venv/bin/python bench/predictors.py --seeds 5 --neural-max-budget 1000            # the issue's full grid (hours on 2 cores)
+    nice -n 10 .venv/bin/python bench/predictors.py   # default: 1 seed; neural predictors on CIFAR-10 at K <= 150
+    nice -n 10 .venv/bin/python bench/predictors.py --seeds 3 --neural-datasets cifar10 cifar100 imagenet16 \
+        --big-datasets cifar10 --timing gcn gcn_dense dare_gcn          # the committed numbers (hours on 2 busy cores)
+    .venv/bin/python bench/predictors.py --seeds 5 --neural-datasets cifar10 cifar100 imagenet16 --neural-max-budget 1000
+    .venv/bin/python bench/predictors.py --render bench/results/predictors.json   # re-draw MD + PNG
 
 One DARE-protocol fit is 300 epochs of batches of 10, i.e. 300 * ceil(K / 10) optimiser steps: about
 2-5 ms each on one busy CPU core for the GCN (twice that for DARE-GCN, which runs two views), so
@@ -96,8 +98,11 @@ def one_run(name: str, dataset: str, budget: int, seed: int, epochs: int, db: Pa
 
 # --- performance ------------------------------------------------------------------------------
 
-def time_gcn_on_150() -> list[dict]:
-    """Train the default GCN on 150 random NB201 cells (300 epochs), predict all 15,625."""
+TIMED = {"gcn": {"name": "gcn"}, "gcn_dense": {"name": "gcn", "backend": "dense"}, "dare_gcn": {"name": "dare_gcn"}}
+
+
+def time_gcn_on_150(which: list[str]) -> list[dict]:
+    """Train each predictor of ``which`` on 150 random NB201 cells (300 epochs), predict all 15,625."""
     from nasplug.core.metrics import kendall_tau
     from nasplug.core.registry import registry
 
@@ -108,7 +113,7 @@ def time_gcn_on_150() -> list[dict]:
     chosen = np.random.default_rng(0).choice(len(archs), 150, replace=False)
     rest = np.setdiff1d(np.arange(len(archs)), chosen)
     out = []
-    for spec in ({"name": "gcn"}, {"name": "gcn", "backend": "dense"}, {"name": "dare_gcn"}):
+    for spec in (TIMED[name] for name in which):
         predictor = registry().create("predictor", spec, space=space)
         w, c = time.perf_counter(), time.process_time()
         predictor.fit([archs[i] for i in chosen], y[chosen], seed=0)
@@ -198,8 +203,10 @@ def markdown(results: list[dict], args: argparse.Namespace, timing: list[dict], 
     names = [n for n in args.predictors]
     lines = ["# Predictors on NAS-Bench-201 from random labels", "",
              f"Settings of these numbers: `--seeds {args.seeds} --budgets {' '.join(map(str, args.budgets))} "
-             f"--datasets {' '.join(args.datasets)} --neural-max-budget {args.neural_max_budget} --big-datasets {' '.join(args.big_datasets)} "
-             f"--big-seeds {args.big_seeds} --epochs {args.epochs}` (the neural predictors run at budgets above "
+             f"--datasets {' '.join(args.datasets)} --neural-datasets {' '.join(args.neural_datasets)} "
+             f"--neural-max-budget {args.neural_max_budget} --big-datasets {' '.join(args.big_datasets)} "
+             f"--big-seeds {args.big_seeds} --epochs {args.epochs} --timing {' '.join(args.timing)}` "
+             f"(the neural predictors run at budgets above "
              f"{args.neural_max_budget} only on the big datasets, for the first big seeds), nice'd, 1 torch thread, on a "
              f"2-core machine shared with other jobs; {seconds / 60:.1f} min wall in all.", "",
              "Each cell: Kendall tau / MSE (accuracy as a fraction) on all 15,625 - K unlabelled cells, mean +- std over seeds "
@@ -299,11 +306,30 @@ def plot(results: list[dict], args: argparse.Namespace) -> None:
     fig.savefig(RESULTS / "predictors.png", dpi=110)
 
 
+def render(path: Path, parser: argparse.ArgumentParser) -> None:
+    """Markdown + PNG from a stored results JSON (settings missing from older files take the
+    values those runs used: neural predictors on every dataset, the three timed predictors)."""
+    payload = json.loads(path.read_text())
+    args = parser.parse_args([])
+    for key, value in payload["settings"].items():
+        setattr(args, key, value)
+    if "neural_datasets" not in payload["settings"]:
+        args.neural_datasets = list(args.datasets)
+    if "timing" not in payload["settings"]:
+        args.timing = list(TIMED)
+    text = markdown(payload["results"], args, payload["timing_150"], payload["pool_scaling"], payload["seconds"])
+    (RESULTS / "predictors.md").write_text(text.rstrip() + "\n")
+    plot(payload["results"], args)
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=1, help="seeds of every (dataset, budget)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[78, 150, 424, 1000])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--neural-datasets", nargs="+", default=["cifar10"], choices=list(DATASETS),
+                        help="datasets the neural predictors run on (the sklearn ones run on every dataset)")
     parser.add_argument("--neural-max-budget", type=int, default=150,
                         help="neural predictors skip larger budgets, except on --big-datasets for the first --big-seeds seeds")
     parser.add_argument("--big-datasets", nargs="*", default=[], choices=list(DATASETS))
@@ -311,9 +337,14 @@ def main() -> None:
     parser.add_argument("--predictors", nargs="+", default=[*NEURAL, *SKLEARN], choices=[*NEURAL, *SKLEARN])
     parser.add_argument("--epochs", type=int, default=300, help="training epochs of the neural predictors")
     parser.add_argument("--pool-sizes", type=int, nargs="*", default=[10_000, 100_000, 423_624])
-    parser.add_argument("--no-timing", action="store_true", help="skip the 150-label timing")
+    parser.add_argument("--timing", nargs="*", default=["gcn"], choices=list(TIMED),
+                        help="predictors timed on 150 labels + all 15,625 cells (none: skip)")
+    parser.add_argument("--render", type=Path, help="only re-render the Markdown and PNG from a results JSON")
     parser.add_argument("--pool-worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.render:
+        render(args.render, parser)
+        return
     benchmarks_dir()
     import torch
 
@@ -329,19 +360,19 @@ def main() -> None:
             for budget in args.budgets:
                 for seed in range(args.seeds):
                     for name in args.predictors:
-                        if name in NEURAL and budget > args.neural_max_budget and not (
-                                dataset in args.big_datasets and seed < args.big_seeds):
+                        if name in NEURAL and (dataset not in args.neural_datasets or (budget > args.neural_max_budget and not (
+                                dataset in args.big_datasets and seed < args.big_seeds))):
                             continue
                         row = one_run(name, dataset, budget, seed, args.epochs, Path(tmp) / f"{dataset}-{budget}-{seed}-{name}.db")
                         results.append(row)
                         print(f"{dataset} K={budget} seed={seed} {name}: KT {row['kendall_tau']:.4f} MSE {row['mse']:.5f} "
                               f"fit {row['fit_seconds']:.1f}s", flush=True)
-    timing = [] if args.no_timing else time_gcn_on_150()
+    timing = time_gcn_on_150(args.timing) if args.timing else []
     for t in timing:
         print("timing", t, flush=True)
     pools = pool_scaling(args.pool_sizes) if args.pool_sizes else []
     seconds = time.perf_counter() - started
-    settings = {k: v for k, v in vars(args).items() if k != "pool_worker"}
+    settings = {k: v for k, v in vars(args).items() if k not in ("pool_worker", "render")}
     write_results("predictors", {"settings": settings, "seconds": seconds, "results": results, "timing_150": timing,
                                  "pool_scaling": pools, "paper_table1_nb201": [[n, {str(k): v for k, v in d.items()}] for n, d in PAPER_TABLE1],
                                  "paper_table8_nb101_424": PAPER_TABLE8},
