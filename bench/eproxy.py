@@ -20,6 +20,7 @@ Writes bench/results/eproxy.{json,md}.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -68,6 +69,22 @@ class Clock:
         return {"wall_s": round(time.perf_counter() - self.wall, 1), "cpu_s": round(time.process_time() - self.cpu, 1)}
 
 
+def execute(config: dict[str, Any]) -> Any:
+    """``run(config)``, resuming (or returning) the latest run of the same configuration already
+    in the store, so an interrupted bench with a --workdir picks up where it stopped."""
+    from nasplug.core.config import RunConfig
+    from nasplug.core.store import Store
+
+    path = Path(config["store"]["path"])
+    if path.is_file():
+        digest = RunConfig.from_dict(config).config_hash
+        with Store(path) as s:
+            same = [r.id for r in s.runs() if r.config_hash == digest]
+        if same:
+            return run(config, resume=True, run_id=same[-1])
+    return run(config)
+
+
 def tune(store: Path, space: str, metric: str, args: argparse.Namespace, *, configs: int, executor: Any = "local",
          archs: int | None = None, population: int | None = None, sample: int | None = None) -> dict[str, Any]:
     population = min(population or args.dps_population, configs)
@@ -76,7 +93,7 @@ def tune(store: Path, space: str, metric: str, args: argparse.Namespace, *, conf
                        "configurations": configs, "archs": archs or args.dps_archs, "metric": metric},
               "executor": executor, "store": {"path": str(store)}}
     clock = Clock()
-    result = run(config)
+    result = execute(config)
     return {"id": result.id, **result.result, **clock.done()}
 
 
@@ -84,7 +101,7 @@ def score(store: Path, space: str, proxy: Any, archs: list[str], metric_names: l
     config = {"kind": "score", "seed": seed, "space": space, "proxy": proxy, "data": data(),
               "score": {"archs": archs, "metrics": metric_names}, "store": {"path": str(store)}}
     clock = Clock()
-    result = run(config).result
+    result = execute(config).result
     return {**result, **clock.done()}
 
 
@@ -218,7 +235,7 @@ def section_transfer(store: Path, args: argparse.Namespace, tuned_id: int) -> di
         column = bench.query_many(every, m)
         optimum[m] = {space.canonical(a) for a, v in zip(every, column) if v == np.nanmax(column)}
     clock = Clock()
-    search = run({"kind": "search", "seed": args.seed, "space": "nb201", "strategy": "rea",
+    search = execute({"kind": "search", "seed": args.seed, "space": "nb201", "strategy": "rea",
                   "objective": {"name": "proxy", "proxy": {"name": "eproxy", "config_from": tuned_id}},
                   "search": {"queries": args.transfer_proposals}, "data": data(), "store": {"path": str(store)}})
     proxy_time = clock.done()
@@ -354,6 +371,8 @@ def main() -> None:
     p.add_argument("--dask-archs", type=int, default=4)
     p.add_argument("--executor", default="local", help="executor of the main DPS runs (e.g. process)")
     p.add_argument("--full", action="store_true", help="the issue's settings: " + str(FULL))
+    p.add_argument("--workdir", help="keep the result store and finished sections here; rerunning with the same "
+                                     "--workdir and settings skips finished sections and resumes an interrupted tune run")
     args = p.parse_args()
     if args.full:
         for k, v in FULL.items():
@@ -361,11 +380,20 @@ def main() -> None:
     benchmarks_dir()
     torch.set_num_threads(1)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    payload: dict[str, Any] = {"argv": sys.argv[1:], "settings": {k: v for k, v in vars(args).items() if k != "full"},
-                               "time": {}}
+    settings = {k: v for k, v in vars(args).items() if k not in ("full", "workdir")}
+    payload: dict[str, Any] = {"argv": sys.argv[1:], "settings": settings, "time": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        store = Path(tmp) / "eproxy.db"
+        work = Path(args.workdir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        store = work / "eproxy.db"
+        partial = work / "sections.json"
+        done = json.loads(partial.read_text()) if partial.is_file() else {}
+        if done.get("settings") == settings:
+            payload.update({k: v for k, v in done.items() if k not in ("argv", "settings")})
         for name in sections:
+            if name in payload:
+                print(name, "(finished earlier)", flush=True)
+                continue
             clock = Clock()
             if name == "nb201":
                 payload["nb201"] = section_nb201(store, args)
@@ -383,6 +411,7 @@ def main() -> None:
             else:
                 raise SystemExit(f"unknown section {name!r}")
             payload["time"][name] = clock.done()
+            partial.write_text(json.dumps(payload, default=float))
             print(name, payload["time"][name], flush=True)
     write_results("eproxy", payload, markdown(payload))
 

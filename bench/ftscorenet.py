@@ -17,8 +17,11 @@ ftscorenet_curve.png.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,11 +72,38 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--search-gens", type=int, default=3, help="paper: 100")
     p.add_argument("--budget", type=float, default=1e6)
     p.add_argument("--name", default="ftscorenet", help="results file stem under bench/results/")
+    p.add_argument("--ckpt-dir", default="~/.cache/nasplug/ftscorenet",
+                   help="trained cross-table scorers are kept here and reused by later runs with the same settings")
+    p.add_argument("--retrain", action="store_true", help="ignore scorers kept in --ckpt-dir")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the sections already in bench/results/<name>.json (same settings) and run the others")
     return p.parse_args()
 
 
 def model_config(args: argparse.Namespace, vnorm: bool = True) -> ModelConfig:
     return ModelConfig(images=args.images, input_size=args.input_size, mlp_width=args.images, vnorm=vnorm)
+
+
+def ckpt_dir(args: argparse.Namespace) -> Path:
+    """Where trained scorers are kept between runs (outside the repository)."""
+    path = Path(args.ckpt_dir).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_tag(args: argparse.Namespace, train_name: str, key: str) -> str:
+    """A file stem naming every setting a cross-table scorer depends on."""
+    spec = repr((args.seed, args.images, args.input_size, args.archs_per_step, args.cross_steps, args.cross_test,
+                 args.spaces, args.transnas_task))
+    return f"cross-{train_name}-{key}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
+
+
+def load_done(args: argparse.Namespace, tag: str) -> dict[str, Any] | None:
+    """The stored scores of an already trained scorer, or None."""
+    meta, weights = ckpt_dir(args) / f"{tag}.json", ckpt_dir(args) / f"{tag}.pt"
+    if args.retrain or not (meta.is_file() and weights.is_file()):
+        return None
+    return json.loads(meta.read_text())
 
 
 def correlations(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -184,26 +214,44 @@ def section_cross(args: argparse.Namespace) -> dict[str, Any]:
         runs.insert(len(names), (True, "all"))
     for vnorm, train_name in runs:
         key = "vnorm" if vnorm else "no_vnorm"
+        tag = run_tag(args, train_name, key)
+        done = load_done(args, tag)
         model = FTScoreNet(model_config(args, vnorm), seed=derive_seed(args.seed, "cross-init", train_name))
-        train_sets = [LabelledSet(n, sets[n]["space"], sets[n]["train"], sets[n]["y_train"])
-                      for n in (names if train_name == "all" else [train_name])]
-        steps = cfg if train_name != "all" else TrainConfig(steps=cfg.steps * len(names), archs_per_step=cfg.archs_per_step)
-        history = train(model, train_sets, steps, seed=derive_seed(args.seed, "cross-train", train_name, key))
+        if done is not None:
+            model.load_state_dict(torch.load(ckpt_dir(args) / f"{tag}.pt", weights_only=True)["state_dict"])
+            print(f"  reusing {tag}", flush=True)
+        else:
+            train_sets = [LabelledSet(n, sets[n]["space"], sets[n]["train"], sets[n]["y_train"])
+                          for n in (names if train_name == "all" else [train_name])]
+            steps = cfg if train_name != "all" else TrainConfig(steps=cfg.steps * len(names), archs_per_step=cfg.archs_per_step)
+            history = train(model, train_sets, steps, seed=derive_seed(args.seed, "cross-train", train_name, key))
+            done = {"step_seconds": float(np.mean([h.seconds for h in history])), "scores": {}, "score_seconds": {}}
+            for test_name in names:
+                start = time.perf_counter()
+                s = model.score_many(sets[test_name]["space"], sets[test_name]["test"])
+                done["score_seconds"][test_name] = (time.perf_counter() - start) / len(s)
+                done["scores"][test_name] = s.tolist()
+            model.clear_cache()
+            model.save(ckpt_dir(args) / f"{tag}.pt")
+            (ckpt_dir(args) / f"{tag}.json").write_text(json.dumps(done))
         if vnorm:
-            step_seconds[train_name] = float(np.mean([h.seconds for h in history]))
+            step_seconds[train_name] = done["step_seconds"]
         row = {}
         for test_name in names:
-            start = time.perf_counter()
-            s = model.score_many(sets[test_name]["space"], sets[test_name]["test"])
-            score_seconds[test_name].append((time.perf_counter() - start) / len(s))
-            row[test_name] = metrics.spearman(s, sets[test_name]["y_test"])
+            score_seconds[test_name].append(done["score_seconds"][test_name])
+            row[test_name] = metrics.spearman(done["scores"][test_name], sets[test_name]["y_test"])
             if vnorm and train_name != "all":
-                raw_scores.setdefault(train_name, {})[test_name] = s.tolist()
+                raw_scores.setdefault(train_name, {})[test_name] = done["scores"][test_name]
         table[key][train_name] = row
         if vnorm and train_name != "all":
             members[train_name] = model
         print(f"  trained on {train_name} ({key}): " + ", ".join(f"{t} {v:.3f}" for t, v in row.items()), flush=True)
-    baselines = baseline_scores(sets)
+    cached = ckpt_dir(args) / f"{run_tag(args, 'baselines', 'spearman')}.json"
+    if cached.is_file() and not args.retrain:
+        baselines = json.loads(cached.read_text())
+    else:
+        baselines = baseline_scores(sets)
+        cached.write_text(json.dumps(baselines))
     ensemble = fit_ensemble(args, sets, members, raw_scores) if len(members) > 1 else {}
     return {"spaces": names, "targets": {n: sets[n]["metric"] for n in names},
             "train_pool": {n: len(sets[n]["train"]) for n in names}, "test_archs": {n: len(sets[n]["test"]) for n in names},
@@ -376,6 +424,32 @@ def markdown(args: argparse.Namespace, res: dict[str, Any]) -> str:
     return "\n".join(md)
 
 
+SECTION_KEYS = {"nb201": ("seed", "images", "input_size", "archs_per_step", "nb201_train", "nb201_steps", "nb201_eval",
+                           "curve_every", "curve_archs"),
+                 "cross": ("seed", "images", "input_size", "archs_per_step", "spaces", "transnas_task", "cross_steps",
+                           "cross_test", "no_iterated"),
+                 "search": ("seed", "images", "input_size", "archs_per_step", "spaces", "transnas_task", "cross_steps",
+                            "cross_test", "search_pop", "search_gens", "budget"),
+                 "timing": ("seed", "images", "input_size")}
+
+
+def previous_sections(args: argparse.Namespace) -> dict[str, Any]:
+    """Sections of an earlier run with the same settings (``--resume``)."""
+    path = RESULTS / f"{args.name}.json"
+    if not args.resume or not path.is_file():
+        return {}
+    old = json.loads(path.read_text())
+    settings = old.get("settings", {})
+    kept = {}
+    for section, keys in SECTION_KEYS.items():
+        if section in old and all(settings.get(k) == getattr(args, k) for k in keys):
+            kept[section] = old[section]
+            kept.setdefault("section_settings", {})[section] = {k: settings.get(k) for k in keys}
+    if kept:
+        kept["seconds"] = float(old.get("seconds", 0.0))
+    return kept
+
+
 def main() -> None:
     import sys
 
@@ -384,32 +458,50 @@ def main() -> None:
     args = parse_args()
     sections = set(args.sections.split(","))
     start = time.perf_counter()
-    res: dict[str, Any] = {"command": " ".join(["bench/ftscorenet.py", *sys.argv[1:]]), "settings": vars(args)}
-    if "nb201" in sections:
+    argv, skip = [], False
+    for a in sys.argv[1:]:  # the settings, without the bookkeeping flags
+        if skip or a == "--resume":
+            skip = False
+            continue
+        skip = a == "--sections"
+        if not skip and not a.startswith("--sections="):
+            argv.append(a)
+    res: dict[str, Any] = {"command": " ".join(["bench/ftscorenet.py", *argv]), "settings": vars(args)}
+    kept = previous_sections(args)
+    elapsed = kept.pop("seconds", 0.0)
+    res.update({k: v for k, v in kept.items() if k != "section_settings"})
+
+    def save() -> None:
+        res["seconds"] = elapsed + time.perf_counter() - start
+        write_results(args.name, res, markdown(args, res))
+
+    if "nb201" in sections and "nb201" not in res:
         print("Table VI: NB201 prediction", flush=True)
         res["nb201"] = section_nb201(args)
         plot_curve(res["nb201"], args.name)
+        save()
     scorer, scorer_name = None, ""
-    if "cross" in sections:
-        print("cross-space table", flush=True)
-        res["cross"] = section_cross(args)
-        members = res["cross"].pop("_members")
-        res["cross"].pop("_sets")
-        if res["cross"]["ensemble"]:
-            scorer, scorer_name = res["cross"]["ensemble"].pop("_ensemble"), "ensemble of the per-space scorers (Eq. 4)"
+    if ("cross" in sections and "cross" not in res) or ("search" in sections and "search" not in res):
+        print("cross-space table (trained scorers are reused from --ckpt-dir)", flush=True)
+        cross = section_cross(args)
+        members = cross.pop("_members")
+        cross.pop("_sets")
+        if cross["ensemble"]:
+            scorer, scorer_name = cross["ensemble"].pop("_ensemble"), "ensemble of the per-space scorers (Eq. 4)"
         elif members:
             name = next(iter(members))
             scorer, scorer_name = members[name], f"scorer trained on {name}"
-    if "search" in sections:
+        if "cross" in sections:
+            res["cross"] = cross
+            save()
+    if "search" in sections and "search" not in res:
         print("NSGA-II-DE search", flush=True)
-        if scorer is None:
-            scorer, scorer_name = FTScoreNet(model_config(args), seed=args.seed), "untrained FT-ScoreNet (run with the cross section for a trained one)"
         res["search"] = section_search(args, scorer, scorer_name)
-    if "timing" in sections:
+        save()
+    if "timing" in sections and "timing" not in res:
         print("timing", flush=True)
         res["timing"] = section_timing(args)
-    res["seconds"] = time.perf_counter() - start
-    write_results(args.name, res, markdown(args, res))
+    save()
 
 
 if __name__ == "__main__":

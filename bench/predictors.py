@@ -340,6 +340,8 @@ def main() -> None:
     parser.add_argument("--timing", nargs="*", default=["gcn"], choices=list(TIMED),
                         help="predictors timed on 150 labels + all 15,625 cells (none: skip)")
     parser.add_argument("--render", type=Path, help="only re-render the Markdown and PNG from a results JSON")
+    parser.add_argument("--checkpoint", type=Path,
+                        help="JSON-lines file: finished runs are appended to it and skipped when the bench is restarted")
     parser.add_argument("--pool-worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.render:
@@ -355,6 +357,11 @@ def main() -> None:
 
     started = time.perf_counter()
     results: list[dict] = []
+    done: dict[tuple, dict] = {}
+    if args.checkpoint and args.checkpoint.exists():
+        for line in args.checkpoint.read_text().splitlines():
+            row = json.loads(line)
+            done[(row["predictor"], row["dataset"], row["labels"], row["seed"])] = row
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in args.datasets:
             for budget in args.budgets:
@@ -363,7 +370,12 @@ def main() -> None:
                         if name in NEURAL and (dataset not in args.neural_datasets or (budget > args.neural_max_budget and not (
                                 dataset in args.big_datasets and seed < args.big_seeds))):
                             continue
-                        row = one_run(name, dataset, budget, seed, args.epochs, Path(tmp) / f"{dataset}-{budget}-{seed}-{name}.db")
+                        row = done.get((name, dataset, budget, seed))
+                        if row is None:
+                            row = one_run(name, dataset, budget, seed, args.epochs, Path(tmp) / f"{dataset}-{budget}-{seed}-{name}.db")
+                            if args.checkpoint:
+                                with args.checkpoint.open("a") as fh:
+                                    fh.write(json.dumps(row) + "\n")
                         results.append(row)
                         print(f"{dataset} K={budget} seed={seed} {name}: KT {row['kendall_tau']:.4f} MSE {row['mse']:.5f} "
                               f"fit {row['fit_seconds']:.1f}s", flush=True)
@@ -372,7 +384,7 @@ def main() -> None:
         print("timing", t, flush=True)
     pools = pool_scaling(args.pool_sizes) if args.pool_sizes else []
     seconds = time.perf_counter() - started
-    settings = {k: v for k, v in vars(args).items() if k not in ("pool_worker", "render")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("pool_worker", "render", "checkpoint")}
     write_results("predictors", {"settings": settings, "seconds": seconds, "results": results, "timing_150": timing,
                                  "pool_scaling": pools, "paper_table1_nb201": [[n, {str(k): v for k, v in d.items()}] for n, d in PAPER_TABLE1],
                                  "paper_table8_nb101_424": PAPER_TABLE8},

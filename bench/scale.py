@@ -77,31 +77,38 @@ def load() -> str:
 
 # --- 1. speed-up ------------------------------------------------------------------------------
 def speedup(tmp: Path, proxy: str, archs: int, repeats: int, default_threads: bool) -> tuple[list[dict[str, Any]], list[tuple]]:
-    rows = []
-    reference = None
+    """Repeats interleaved (1 worker, 2 workers, 1 worker, ...) so that both see the same
+    changing load of the shared machine; the local run is the reference for the scores."""
     threads = {} if default_threads else {"torch_threads": 1}
     settings = [("local", 1, "local")] + [(name, w, {"name": name, "workers": w, **threads})
                                           for name in ("process", "dask") for w in (1, 2)]
-    for name, workers, executor in settings:
-        totals, steadies, identical, rel = [], [], True, 0.0
-        for r in range(1 if name == "local" else repeats):  # the local run is the reference for values
+    measured: dict[tuple[str, int], dict[str, Any]] = {
+        (name, w): {"totals": [], "steadies": [], "identical": True, "rel": 0.0} for name, w, _ in settings}
+    reference = None
+    for r in range(repeats):
+        for name, workers, executor in settings:
+            if name == "local" and r > 0:
+                continue
             db = tmp / f"speed-{name}-{workers}-{r}.db"
             t0 = time.perf_counter()
             result = run(score_config(db, executor, proxy, archs)).result
-            totals.append(time.perf_counter() - t0)
-            steadies.append(steady_seconds(db))
+            m = measured[(name, workers)]
+            m["totals"].append(time.perf_counter() - t0)
+            m["steadies"].append(steady_seconds(db))
             values = evaluations(db)
-            if reference is None:
-                reference = values
+            reference = reference or values
             same, diff = difference(values, reference)
-            identical, rel = identical and same, max(rel, diff)
+            m["identical"], m["rel"] = m["identical"] and same, max(m["rel"], diff)
             assert diff < 1e-9 and result["failed"] == 0, f"{name} x{workers}: other scores than the local run"
-        row = {"executor": name, "workers": workers, "total_s": statistics.median(totals),
-               "steady_s": statistics.median(steadies), "total_all": totals, "steady_all": steadies,
-               "per_arch_ms": 1000 * statistics.median(steadies) / archs, "torch_threads": 1 if name == "local" or not default_threads else max(1, (os.cpu_count() or 1) // workers),
-               "identical_to_local": identical, "max_relative_difference": rel}
-        rows.append(row)
-        print(f"  {name} x{workers}: total {row['total_s']:.1f} s, steady {row['steady_s']:.1f} s (load {load()})", flush=True)
+            print(f"  {name} x{workers} #{r}: total {m['totals'][-1]:.1f} s, steady {m['steadies'][-1]:.1f} s (load {load()})", flush=True)
+    rows = []
+    for name, workers, _ in settings:
+        m = measured[(name, workers)]
+        rows.append({"executor": name, "workers": workers, "total_s": statistics.median(m["totals"]),
+                     "steady_s": statistics.median(m["steadies"]), "total_all": m["totals"], "steady_all": m["steadies"],
+                     "per_arch_ms": 1000 * statistics.median(m["steadies"]) / archs,
+                     "torch_threads": 1 if name == "local" or not default_threads else max(1, (os.cpu_count() or 1) // workers),
+                     "identical_to_local": m["identical"], "max_relative_difference": m["rel"]})
     for row in rows:
         one = next(r for r in rows if r["executor"] == row["executor"] and r["workers"] == 1)
         row["speedup_total"] = one["total_s"] / row["total_s"]
@@ -116,17 +123,23 @@ def dispatch_speedup(n: int, repeats: int) -> list[dict[str, Any]]:
 
     rows = []
     for name in ("process", "dask"):
-        for workers in (1, 2):
-            times = []
-            with registry().create("executor", {"name": name, "workers": workers}) as executor:
-                dict(executor.imap(sleepy_square, range(2 * workers)))  # start workers
-                for _ in range(repeats):
+        executors = {w: registry().create("executor", {"name": name, "workers": w}) for w in (1, 2)}
+        times: dict[int, list[float]] = {1: [], 2: []}
+        try:
+            for w, executor in executors.items():
+                dict(executor.imap(sleepy_square, range(2 * w)))  # start workers
+            for _ in range(repeats):
+                for w, executor in executors.items():
                     t0 = time.perf_counter()
                     out = dict(executor.imap(sleepy_square, range(n)))
-                    times.append(time.perf_counter() - t0)
-            assert out == {i: i * i for i in range(n)}
-            rows.append({"executor": name, "workers": workers, "seconds": statistics.median(times), "all": times})
-            print(f"  sleep-bound {name} x{workers}: {statistics.median(times):.2f} s", flush=True)
+                    times[w].append(time.perf_counter() - t0)
+                    assert out == {i: i * i for i in range(n)}
+        finally:
+            for executor in executors.values():
+                executor.close()
+        for w in (1, 2):
+            rows.append({"executor": name, "workers": w, "seconds": statistics.median(times[w]), "all": times[w]})
+            print(f"  sleep-bound {name} x{w}: {statistics.median(times[w]):.2f} s", flush=True)
     for row in rows:
         one = next(r for r in rows if r["executor"] == row["executor"] and r["workers"] == 1)
         row["speedup"] = one["seconds"] / row["seconds"]
@@ -307,7 +320,8 @@ def main() -> None:
              "One torch thread per worker in every row, so that only the number of workers changes "
              "(the default, cores // workers, gives the single worker 2 threads: on this loaded machine a 16-architecture "
              "trial of that ran ~10x slower per architecture than 2 single-thread workers, OpenMP threads waiting on "
-             "each other for cores). ") + "Medians over the repeats (the local reference run once).", "",
+             "each other for cores). ") + "Medians over the repeats, taken in turns (1 worker, 2 workers, 1 worker, ...) "
+          "so both see the same changing load; the local reference run once.", "",
           f"## 1. Speed-up, `score` of {args.archs} NB201 architectures with `{proxy}`", "",
           "*total*: the whole run, worker start-up (process start, torch import) included; *steady*: first to "
           "last stored evaluation. Ideal speed-up with 2 workers on 2 cores: 2.0x. Every run scored the same "

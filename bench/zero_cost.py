@@ -226,6 +226,9 @@ def main() -> None:
     parser.add_argument("--ensemble-n", type=int, default=10, help="cells scored by the vote/weighted plugins")
     parser.add_argument("--report-only", action="store_true", help="only read finished runs from --cache")
     parser.add_argument("--skip-memory", action="store_true", help="do not measure peak memory per proxy")
+    parser.add_argument("--passes-only", action="store_true",
+                        help="only the NB201 passes (no FreeREA protocol, ensembles or memory): to split a long run "
+                             "over processes, each with its own --proxies")
     parser.add_argument("--proxies", default=",".join(PROXIES))
     parser.add_argument("--passes", default="cifar10,cifar100")
     parser.add_argument("--all-cells", action="store_true", help="also score all 15,625 cells with synflow and logsynflow")
@@ -290,7 +293,9 @@ def main() -> None:
         out["passes"][pass_name] = {"archs": n, "data": data, "proxies": rows}
 
     # synflow / logsynflow under FreeREA's protocol (same cells): should match the reference closely
-    if "cifar10" in archs_of_pass:
+    if args.passes_only:
+        args.skip_memory = True
+    elif "cifar10" in archs_of_pass:
         archs = archs_of_pass["cifar10"]
         reference = read_reference(root, "cifar10")
         data = {"path": str(root / "images" / PASSES["cifar10"]["images"]), "batch_size": 20, "num_classes": 10}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nasplug.core.registry import registry
-from nasplug.core.testing.executor_suite import ExecutorConformance
+from nasplug.core.testing import ExecutorConformance
 
 
 def _factory(name, **fixed):
@@ -51,6 +51,8 @@ class TestProcess(ExecutorConformance):
 
 
 class TestDask(ExecutorConformance):
+    innocent_tasks_may_crash = True
+
     @pytest.fixture(scope="class")
     def executor(self, dask_cluster):
         with registry().create("executor", {"name": "dask", "address": dask_cluster.scheduler_address}) as executor:
@@ -66,7 +68,7 @@ class TestDask(ExecutorConformance):
 
 def test_dask_starts_and_stops_its_own_local_cluster():
     pytest.importorskip("distributed")
-    from nasplug.core.testing.executor_suite import square
+    from nasplug.core.executors.checks import square
 
     executor = registry().create("executor", {"name": "dask", "workers": 1})
     try:

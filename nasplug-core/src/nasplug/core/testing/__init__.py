@@ -14,6 +14,7 @@ are exercised on :class:`~nasplug.core.testing.toy.ToySpace`, a small space with
 benchmark that ships with the core, so a plugin needs no other nasplug package to be tested.
 """
 
+from nasplug.core.testing.executor_suite import ExecutorConformance
 from nasplug.core.testing.suites import (
     EncoderConformance, PredictorConformance, ProxyConformance, SamplerConformance,
     SearchSpaceConformance, StrategyConformance,
@@ -22,6 +23,6 @@ from nasplug.core.testing.parts import HillClimb
 from nasplug.core.testing.toy import ToyBenchmark, ToySpace
 
 __all__ = [
-    "EncoderConformance", "PredictorConformance", "ProxyConformance", "SamplerConformance",
+    "EncoderConformance", "ExecutorConformance", "PredictorConformance", "ProxyConformance", "SamplerConformance",
     "SearchSpaceConformance", "StrategyConformance", "HillClimb", "ToyBenchmark", "ToySpace",
 ]

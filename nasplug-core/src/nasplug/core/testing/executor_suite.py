@@ -30,6 +30,9 @@ class ExecutorConformance:
 
     #: Whether tasks run in other processes (pickling and worker-death tests apply).
     isolated = True
+    #: dask counts a worker death against every task running on that worker, so an innocent task
+    #: sharing the killed worker can be given up on too (``distributed``'s allowed-failures rule).
+    innocent_tasks_may_crash = False
 
     def _collect(self, stream: Any) -> dict[int, Any]:
         out: dict[int, Any] = {}
@@ -115,7 +118,11 @@ class ExecutorConformance:
         executor = make_executor(allowed_failures=1)
         out = self._collect(executor.imap(KillWorker(tmp_path, target=1, times=None), [0, 1, 2, 3]))
         assert isinstance(out[1], TaskFailed) and out[1].crashed
-        assert {i: out[i] for i in (0, 2, 3)} == {0: 0, 2: 4, 3: 6}
+        for i in (0, 2, 3):
+            if self.innocent_tasks_may_crash and isinstance(out[i], TaskFailed):
+                assert out[i].crashed
+            else:
+                assert out[i] == 2 * i
         assert len(list(tmp_path.glob("kill-1-*"))) >= 2  # it was retried before being given up on
 
     def test_one_task_failing_stops_with_stop_policy_but_not_earlier_results(self, executor: Any) -> None:

@@ -14,7 +14,8 @@ Choices of ours (documented where the paper and code leave them open):
 - ``MACs`` are the multiply-accumulates of the network (:func:`nasplug.proxies.counts.count_macs`,
   conv and linear layers) at the batch's image size. ``MACs_max`` is ``max_macs`` when given;
   otherwise the MACs of the space's largest architecture where we know it (NAS-Bench-201: the
-  all-``nor_conv_3x3`` cell; the authors use a per-space lookup table too), else the largest MACs
+  all-``nor_conv_3x3`` cell, TransNAS micro: all conv3x3, NAS-Bench-Macro: all MBConv k5 e6; the
+  authors use a per-space lookup table too), else (NB101, DARTS) the largest MACs
   among 32 architectures sampled with a fixed seed (an estimate; set ``max_macs`` to pin it).
   Both are computed with the same ``module_options`` as the scored network.
 - Randomness: the network, transform and barrier initialisation come from ``ctx.seed`` (the
@@ -45,6 +46,8 @@ from nasplug.proxies.eproxy.targets import FEATURES
 #: The largest architecture of spaces whose maximum we know, by space class name.
 LARGEST_ARCH: dict[str, str] = {
     "NB201Space": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+    "TransNASMicroSpace": "64-41414-3_33_333",  # conv3x3 on every edge
+    "NBMacroSpace": "22222222",  # MBConv k5 e6 in every layer
 }
 #: Architectures sampled to estimate ``MACs_max`` on other spaces.
 MACS_SAMPLE = 32
