@@ -3,7 +3,7 @@ cross-space table (Tables I-II analogue, with and without v-norm, next to params
 naswot), the ensemble of per-space scorers (Eq. 4), the NSGA-II-DE search in the Zen-NAS
 ResNet-like space, and timings.
 
-    nice -n 10 .venv/bin/python bench/ftscorenet.py                 # default: ~25 min, small model
+    nice -n 10 .venv/bin/python bench/ftscorenet.py                 # default: 17 min at load 8, small model
     nice -n 10 .venv/bin/python bench/ftscorenet.py --images 64 --input-size 32 \\
         --nb201-steps 200 --archs-per-step 100 --nb201-eval all   # the paper's Table VI setting
 
@@ -41,6 +41,8 @@ TARGETS = {"nb201": "cifar100_test", "nb101": "val_accuracy", "nb_macro": "mean_
            "transnas_micro": "class_object", "darts": "val_accuracy"}
 LABELS = {"nb201": "NB201", "nb101": "NB101", "nb_macro": "Macro", "transnas_micro": "TransNAS-micro",
           "darts": "NB301/DARTS"}
+#: Measured wall time of the default settings (bench/results/ftscorenet_quick.md).
+QUICK_MINUTES = "17 min on this machine at load 8 (bench/results/ftscorenet_quick.md)"
 #: Paper Table VI and, for the same train/test space, the diagonal of Tables I (v-norm) and II.
 PAPER_TABLE_VI = {"kendall_tau": 0.749, "spearman": 0.904}
 PAPER_DIAGONAL = {"nb201": (0.939, 0.926), "nb101": (0.877, 0.854), "nb_macro": (0.979, 0.979), "darts": (0.746, 0.774)}
@@ -126,29 +128,49 @@ def section_nb201(args: argparse.Namespace) -> dict[str, Any]:
     y_train = bench.query_many(train_archs, "cifar100_test")
     y_curve = bench.query_many(curve_archs, "cifar100_test")
     model = FTScoreNet(model_config(args), seed=derive_seed(args.seed, "nb201-init"))
-    curve: list[dict[str, float]] = []
+    spec = repr((args.seed, args.images, args.input_size, args.archs_per_step, args.nb201_train, args.nb201_steps,
+                 args.curve_every, args.curve_archs))
+    tag = f"nb201-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
+    weights, meta = ckpt_dir(args) / f"{tag}.pt", ckpt_dir(args) / f"{tag}.json"
+    if weights.is_file() and meta.is_file() and not args.retrain:  # trained by an earlier, interrupted run
+        model.load_state_dict(torch.load(weights, weights_only=True)["state_dict"])
+        trained = json.loads(meta.read_text())
+        print(f"  reusing {tag}", flush=True)
+    else:
+        curve: list[dict[str, float]] = []
 
-    def record(step: int, m: FTScoreNet) -> None:
-        if (step + 1) % args.curve_every == 0 or step == 0:
-            s = m.score_many(space, curve_archs)
-            curve.append({"step": step + 1, "spearman": metrics.spearman(s, y_curve),
-                          "kendall_tau": metrics.kendall_tau(s, y_curve)})
-            print(f"  nb201 step {step + 1}: held-out Spearman {curve[-1]['spearman']:.3f}", flush=True)
+        def record(step: int, m: FTScoreNet) -> None:
+            if (step + 1) % args.curve_every == 0 or step == 0:
+                s = m.score_many(space, curve_archs)
+                curve.append({"step": step + 1, "spearman": metrics.spearman(s, y_curve),
+                              "kendall_tau": metrics.kendall_tau(s, y_curve)})
+                print(f"  nb201 step {step + 1}: held-out Spearman {curve[-1]['spearman']:.3f}", flush=True)
 
-    s0 = model.score_many(space, curve_archs)
-    curve.append({"step": 0, "spearman": metrics.spearman(s0, y_curve), "kendall_tau": metrics.kendall_tau(s0, y_curve)})
+        s0 = model.score_many(space, curve_archs)
+        curve.append({"step": 0, "spearman": metrics.spearman(s0, y_curve), "kendall_tau": metrics.kendall_tau(s0, y_curve)})
+        start = time.perf_counter()
+        history = train(model, [LabelledSet("nb201", space, train_archs, y_train)],
+                        TrainConfig(steps=args.nb201_steps, archs_per_step=args.archs_per_step),
+                        seed=derive_seed(args.seed, "nb201-train"), callback=record)
+        trained = {"train_seconds": time.perf_counter() - start, "curve": curve,
+                   "seconds_per_step": float(np.mean([h.seconds for h in history])) if history else math.nan,
+                   "train_soft_spearman": [h.soft_spearman for h in history]}
+        model.clear_cache()
+        model.save(weights)
+        meta.write_text(json.dumps(trained))
     start = time.perf_counter()
-    history = train(model, [LabelledSet("nb201", space, train_archs, y_train)],
-                    TrainConfig(steps=args.nb201_steps, archs_per_step=args.archs_per_step),
-                    seed=derive_seed(args.seed, "nb201-train"), callback=record)
-    train_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    scores = model.score_many(space, eval_archs)
+    scores = []
+    for i in range(0, len(eval_archs), 500):  # in chunks kept on disk: a long scoring survives interruption
+        chunk = ckpt_dir(args) / f"{tag}-eval{i}-{len(eval_archs[i:i + 500])}.npy"
+        if chunk.is_file() and not args.retrain:
+            scores.append(np.load(chunk))
+        else:
+            scores.append(model.score_many(space, eval_archs[i:i + 500]))
+            np.save(chunk, scores[-1])
+    scores = np.concatenate(scores)
     score_seconds = (time.perf_counter() - start) / len(eval_archs)
     result = {"train_archs": len(train_archs), "eval_archs": len(eval_archs), "steps": args.nb201_steps,
-              "train_seconds": train_seconds, "seconds_per_step": float(np.mean([h.seconds for h in history])),
-              "seconds_per_scored_arch": score_seconds, "curve": curve,
-              "train_soft_spearman": [h.soft_spearman for h in history], "datasets": {}}
+              **trained, "seconds_per_scored_arch": score_seconds, "datasets": {}}
     for metric in ("cifar10_test", "cifar100_test", "imagenet16_test"):
         result["datasets"][metric] = correlations(scores, bench.query_many(eval_archs, metric))
     return result
@@ -351,7 +373,11 @@ def markdown(args: argparse.Namespace, res: dict[str, Any]) -> str:
           f"Settings: synthetic input {args.images} x 3 x {args.input_size} x {args.input_size} (paper 64 x 3 x 32 x 32), "
           f"kernel bank 64 x 64 x 7 x 7, L1 width 100, Adam lr 1e-3 betas (0.9, 0.95), soft-rank l2 strength 3.0, "
           f"{args.archs_per_step or 'all'} architectures per step, seed {args.seed}. Command: "
-          f"`{res['command']}`. CPU, 1 torch thread, a shared 2-core machine. Total {res['seconds'] / 60:.1f} min.", ""]
+          f"`{res['command']}`. CPU, 1 torch thread, a shared 2-core machine (load 6-13 during the runs). "
+          + (f"Produced section by section with `--resume` ({res['invocations']} invocations; runs killed from "
+             "outside resumed from the scorers and scores kept in `--ckpt-dir`), so there is no single wall time. "
+             if res.get("invocations", 1) > 1 else f"Wall time {res['seconds'] / 60:.1f} min. ")
+          + f"The default settings take {QUICK_MINUTES}.", ""]
     if "nb201" in res:
         r = res["nb201"]
         md += ["## Prediction on NAS-Bench-201 (paper Table VI, Fig. 5f)", "",
@@ -447,6 +473,7 @@ def previous_sections(args: argparse.Namespace) -> dict[str, Any]:
             kept.setdefault("section_settings", {})[section] = {k: settings.get(k) for k in keys}
     if kept:
         kept["seconds"] = float(old.get("seconds", 0.0))
+        kept["invocations"] = int(old.get("invocations", 1))
     return kept
 
 
@@ -469,20 +496,28 @@ def main() -> None:
     res: dict[str, Any] = {"command": " ".join(["bench/ftscorenet.py", *argv]), "settings": vars(args)}
     kept = previous_sections(args)
     elapsed = kept.pop("seconds", 0.0)
+    previous_invocations = kept.pop("invocations", 0)
+    res["invocations"] = previous_invocations + 1 if kept else 1
+    ran = False
     res.update({k: v for k, v in kept.items() if k != "section_settings"})
 
     def save() -> None:
-        res["seconds"] = elapsed + time.perf_counter() - start
+        if ran or not kept:
+            res["seconds"] = elapsed + time.perf_counter() - start
+        else:  # nothing run: only the report is rewritten
+            res["seconds"], res["invocations"] = elapsed, previous_invocations
         write_results(args.name, res, markdown(args, res))
 
     if "nb201" in sections and "nb201" not in res:
         print("Table VI: NB201 prediction", flush=True)
+        ran = True
         res["nb201"] = section_nb201(args)
         plot_curve(res["nb201"], args.name)
         save()
     scorer, scorer_name = None, ""
     if ("cross" in sections and "cross" not in res) or ("search" in sections and "search" not in res):
         print("cross-space table (trained scorers are reused from --ckpt-dir)", flush=True)
+        ran = True
         cross = section_cross(args)
         members = cross.pop("_members")
         cross.pop("_sets")
@@ -496,10 +531,12 @@ def main() -> None:
             save()
     if "search" in sections and "search" not in res:
         print("NSGA-II-DE search", flush=True)
+        ran = True
         res["search"] = section_search(args, scorer, scorer_name)
         save()
     if "timing" in sections and "timing" not in res:
         print("timing", flush=True)
+        ran = True
         res["timing"] = section_timing(args)
     save()
 
