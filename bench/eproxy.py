@@ -86,14 +86,15 @@ def execute(config: dict[str, Any]) -> Any:
 
 
 def tune(store: Path, space: str, metric: str, args: argparse.Namespace, *, configs: int, executor: Any = "local",
-         archs: int | None = None, population: int | None = None, sample: int | None = None) -> dict[str, Any]:
+         archs: int | None = None, population: int | None = None, sample: int | None = None,
+         fresh: bool = False) -> dict[str, Any]:
     population = min(population or args.dps_population, configs)
     config = {"kind": "tune", "seed": args.seed, "space": space, "proxy": "eproxy", "data": data(),
               "tune": {"population": population, "sample": min(sample or args.dps_sample, population),
                        "configurations": configs, "archs": archs or args.dps_archs, "metric": metric},
               "executor": executor, "store": {"path": str(store)}}
     clock = Clock()
-    result = execute(config)
+    result = run(config) if fresh else execute(config)
     return {"id": result.id, **result.result, **clock.done()}
 
 
@@ -262,8 +263,9 @@ def section_dask(store: Path, args: argparse.Namespace) -> dict[str, Any]:
         return {"skipped": str(exc)}
     results = {}
     for workers in (1, 2):
-        r = tune(store, "nb201", "cifar10_valid_val", args, configs=args.dask_configs, archs=args.dask_archs,
-                 population=args.dask_configs, executor={"name": "dask", "workers": workers, "torch_threads": 1})
+        r = tune(store.parent / f"dask_{workers}.db", "nb201", "cifar10_valid_val", args, configs=args.dask_configs,
+                 archs=args.dask_archs, population=args.dask_configs, fresh=True,
+                 executor={"name": "dask", "workers": workers, "torch_threads": 1})
         results[workers] = r
         out[f"workers_{workers}"] = {"wall_s": r["wall_s"], "best_fitness": r["best_fitness"], "run_seconds": r["run_seconds"]}
     out["same_result"] = results[1]["best_config"] == results[2]["best_config"] and results[1]["best_fitness"] == results[2]["best_fitness"]
@@ -288,7 +290,7 @@ def markdown(payload: dict[str, Any]) -> str:
                f"DPS (tune run): {d['configurations']} configurations (population {s['dps_population']}, sample "
                f"{s['dps_sample']}) x {d['archs']} architectures, fitness = Spearman with `cifar10_valid_val`; best "
                f"training Spearman {d['best_fitness']:.3f} (configuration #{d['best_seq']}) vs {r['default_on_dps_archs']['correlations']['cifar10_valid_val']['spearman']:.3f} "
-               f"for the default configuration on the same architectures; {d['wall_s']} s wall, {d['seconds_per_arch']:.2f} s per architecture.",
+               f"for the default configuration on the same architectures; {d['seconds_per_arch']:.2f} s wall per architecture.",
                "", f"Best configuration: `{d['best_config']}`", "",
                f"Held-out: {r['heldout']} architectures not used by DPS.", "",
                "| proxy | CIFAR-10 | CIFAR-100 | ImageNet16-120 | s / arch |", "|---|---|---|---|---|"]
@@ -388,7 +390,9 @@ def main() -> None:
         store = work / "eproxy.db"
         partial = work / "sections.json"
         done = json.loads(partial.read_text()) if partial.is_file() else {}
-        if done.get("settings") == settings:
+        same = {k: v for k, v in done.get("settings", {}).items() if k != "sections"} == \
+            {k: v for k, v in settings.items() if k != "sections"}
+        if same:
             payload.update({k: v for k, v in done.items() if k not in ("argv", "settings")})
         for name in sections:
             if name in payload:

@@ -19,7 +19,8 @@ peak memory). Runs are cached in ``--cache`` (JSON lines) so a long setting can 
     .venv/bin/python bench/samplers.py            # default: CIFAR-10, 1 seed, 20 epochs, ablation 1 seed
     .venv/bin/python bench/samplers.py --seeds 5 --datasets cifar10 cifar100 imagenet16 --epochs 300 --members 5
 
-Writes bench/results/samplers.{json,md} and samplers_curve.png, samplers_distribution.png.
+Writes bench/results/samplers.{json,md}, samplers_curve.png and samplers_distribution.png (``--out``
+renames them).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ PAPER_ABLATION = {"full": ("0.7714", "0.7854"), "w/o FS": ("0.7172", "0.6634"), 
                   "w/o TMMS": ("0.5743", "0.6118"), "w/o KGA": ("0.7258", "0.7029")}
 ABLATIONS = {"full": {}, "w/o FS": {"first_stage": False}, "w/o SS": {"second_stage": False},
              "w/o TMMS": {"first_stage": False, "second_stage": False}, "w/o KGA": {"distribution": "uniform"},
-             "non-uniform forced": {"distribution": "non_uniform"}}
+             "non-uniform forced": {"distribution": "non_uniform"},
+             "band ranked by max-min (ours)": {"band_ranking": "max_min"}}
 CHECKPOINTS = (78, 150)
 
 
@@ -214,6 +216,7 @@ def main() -> None:
     parser.add_argument("--curve-size", type=int, default=2000)
     parser.add_argument("--scale-sizes", type=int, nargs="*", default=[10_000, 100_000, 423_624])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nasplug_bench_samplers.jsonl"))
+    parser.add_argument("--out", default="samplers", help="name of the result files under bench/results")
     args = parser.parse_args()
     root = benchmarks_dir()
     torch.set_num_threads(1)
@@ -317,7 +320,8 @@ def main() -> None:
         lines += ["", "w/o FS: neighbourhoods from the whole pool, no first-stage intersections; w/o SS: the first stage's "
                       "farthest sets decide, no pseudo-labelling; w/o TMMS: plain max-min cosine distance; w/o KGA: "
                       "uniform handling forced. The paper's Uniform / Non-Uniform columns are two data settings we cannot "
-                      "reconstruct; 'non-uniform forced' is ours.", ""]
+                      "reconstruct; 'non-uniform forced' and 'band ranked by max-min' (the key point's band ranked by "
+                      "distance to the whole labelled set instead of to the key point) are ours.", ""]
     lines += ["## Distribution of the selected architectures (section 5.10, CIFAR-10, 150 labels, all seeds)", "",
               "Share of architectures per test-accuracy bin: the space's own distribution against each sampler's selection. "
               "TV = total-variation distance between the two histograms (1-point bins over [80, 95) %, one bin below, one above; "
@@ -353,7 +357,7 @@ def main() -> None:
                      f"{row['peak_mb']:.0f} | {row['peak_over_Nd']:.2f} | {row['candidates']:,} |")
     lines += ["", f"Comparison and ablation runs took {compare_seconds:.0f} s (cached runs count as 0)."]
 
-    write_results("samplers", {
+    write_results(args.out, {
         "settings": vars(args) | {"cache": str(args.cache)}, "predictor": predictor, "specs": specs, "schedule": schedule(),
         "runs": {f"{d}/{s}": rs for (d, s), rs in runs.items()}, "ablation": ablation, "scale": scale + scale_small,
         "distribution": dist, "paper": {"table1": PAPER, "table6": PAPER_ABLATION}}, "\n".join(lines))
@@ -382,7 +386,7 @@ def _plots(runs: dict, args: Any, coarse: dict, fine: dict, header: list[str]) -
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(RESULTS / "samplers_curve.png", dpi=110)
+    fig.savefig(RESULTS / f"{args.out}_curve.png", dpi=110)
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     for ax, table, edges, title in ((axes[0], coarse, COARSE, "coarse bins"), (axes[1], fine, FINE, "[0.85, 0.95) in 0.01 bins")):
@@ -395,7 +399,7 @@ def _plots(runs: dict, args: Any, coarse: dict, fine: dict, header: list[str]) -
         ax.set_title(f"test-accuracy distribution: {title}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(RESULTS / "samplers_distribution.png", dpi=110)
+    fig.savefig(RESULTS / f"{args.out}_distribution.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -309,9 +309,19 @@ def main() -> None:
             ours = np.array([r.value for r in records])
             theirs = np.array([reference[r.arch][name] for r in records])
             ok = np.isfinite(ours) & np.isfinite(theirs)
+            positive = ok & (theirs > 0)
             protocol[name] = {"options": spec, "spearman_with_reference": metrics.spearman(ours[ok], theirs[ok]),
-                              "median_ratio_ours_over_theirs": float(np.median(ours[ok] / theirs[ok])),
+                              "median_ratio_ours_over_theirs": float(np.median(ours[positive] / theirs[positive])),
+                              "zero_ours": int(np.sum(ours == 0)), "zero_theirs": int(np.sum(theirs == 0)),
                               "correlations": result["correlations"]}
+            # the same cells with other random weights: how far apart two draws of this protocol are
+            again = score_run(cache, f"freerea-{name}-n{args.n}-s{args.seed}-reseeded", spec, [r.arch for r in records], data,
+                              ["cifar10_test"], args.seed + 1)
+            if again is not None:
+                other = np.array([r.value for r in again[1]])
+                both = np.isfinite(ours) & np.isfinite(other)
+                protocol[name]["spearman_ours_two_seeds"] = metrics.spearman(ours[both], other[both])
+                protocol[name]["spearman_reseeded_with_reference"] = metrics.spearman(other[ok & both], theirs[ok & both])
         out["freerea_protocol"] = protocol
 
         # ensembles: exact rank vote over the sample, and the two plugins' own score runs
@@ -412,11 +422,17 @@ def markdown(out: dict[str, Any]) -> str:
         if any(v is not None for v in vals):
             md.append(f"| {name} | " + " | ".join(f"{v:.3f}" if v is not None else "-" for v in vals) + " |")
     if "freerea_protocol" in out:
-        md += ["", "Under FreeREA's protocol (Kaiming-normal fan-out init, mean of 3 inits), CIFAR-10 pass:", "",
-               "| proxy | Spearman with FreeREA | median ours / theirs | Spearman with C10 acc |", "|---|---|---|---|"]
+        md += ["", "Under FreeREA's protocol (Kaiming-normal fan-out init, mean of 3 inits), CIFAR-10 pass; "
+               "`ours vs ours` scores the same cells again with other random weights (seed + 1), the agreement "
+               "that random initialisation alone allows:", "",
+               "| proxy | Spearman with FreeREA | ours vs ours | reseeded vs FreeREA | median ours / theirs | zero scores (ours, theirs) "
+               "| Spearman with C10 acc |", "|---|---|---|---|---|---|---|"]
         for name, r in out["freerea_protocol"].items():
-            md.append(f"| {name} | {r['spearman_with_reference']:.4f} | {r['median_ratio_ours_over_theirs']:.3g} | "
-                      f"{r['correlations']['cifar10_test']['spearman']:.3f} |")
+            two = r.get("spearman_ours_two_seeds")
+            re_ref = r.get("spearman_reseeded_with_reference")
+            md.append(f"| {name} | {r['spearman_with_reference']:.4f} | {f'{two:.4f}' if two is not None else '-'} | "
+                      f"{f'{re_ref:.4f}' if re_ref is not None else '-'} | {r['median_ratio_ours_over_theirs']:.3g} | "
+                      f"{r.get('zero_ours', '-')}, {r.get('zero_theirs', '-')} | {r['correlations']['cifar10_test']['spearman']:.3f} |")
     if "ensembles" in out:
         md += ["", "## Ensembles (CIFAR-10 pass; members synflow, jacov, snip)", "",
                "| ensemble | cells | CIFAR-10 | same cells, exact batch vote | s / arch |", "|---|---|---|---|---|"]
