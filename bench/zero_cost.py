@@ -213,7 +213,10 @@ def other_spaces(names: list[str], args: Any, cache: Path, root: Path) -> dict[s
                 theirs = bench.query_many([r.arch for r in records], column)
                 ok = np.isfinite(ours) & np.isfinite(theirs)
                 if ok.sum() > 2:
-                    row["spearman_with_stored"] = {"column": column, "spearman": metrics.spearman(ours[ok], theirs[ok])}
+                    first = bench.query_many([r.arch for r in records], spec["metrics"][0])
+                    row["spearman_with_stored"] = {
+                        "column": column, "spearman": metrics.spearman(ours[ok], theirs[ok]),
+                        "stored_vs_" + spec["metrics"][0]: metrics.spearman(theirs[ok], first[ok])}
             rows[proxy] = row
         result_all[name] = {"archs": len(archs), "metrics": spec["metrics"], "proxies": rows}
     return result_all
@@ -453,12 +456,15 @@ def markdown(out: dict[str, Any]) -> str:
         mets = r["metrics"]
         md += ["", f"## {space_name}: {r['archs']} benchmarked cells (CIFAR-10 batch of 20, 10-class head)", "",
                "Spearman with each benchmark metric; `stored`: Spearman between our score and the third-party "
-               "(NAS-Bench-Suite-Zero) value stored in the benchmark for the same cells.", "",
+               "(NAS-Bench-Suite-Zero) value stored in the benchmark for the same cells, and that stored value's own "
+               "Spearman with the first metric.", "",
                "| proxy | " + " | ".join(mets) + " | stored | s / arch |", "|---|" + "---|" * (len(mets) + 2)]
         for proxy, row in r["proxies"].items():
             cells = [f"{row['correlations'][m]['spearman']:.3f}" for m in mets]
             stored = row.get("spearman_with_stored")
-            cells.append(f"{stored['spearman']:.3f} ({stored['column']})" if stored else "-")
+            theirs = stored.get("stored_vs_" + mets[0]) if stored else None
+            cells.append(f"{stored['spearman']:.3f} ({stored['column']}; theirs vs {mets[0]}: {theirs:.3f})"
+                         if stored and theirs is not None else f"{stored['spearman']:.3f} ({stored['column']})" if stored else "-")
             md.append(f"| {proxy} | " + " | ".join(cells) + f" | {row['seconds_per_arch']:.2f} |")
     sz = out.get("suite_zero", {})
     if sz:

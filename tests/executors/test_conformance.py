@@ -52,6 +52,7 @@ class TestProcess(ExecutorConformance):
 
 class TestDask(ExecutorConformance):
     innocent_tasks_may_crash = True
+    repeated_kills = False  # the shared LocalCluster must survive the module
 
     @pytest.fixture(scope="class")
     def executor(self, dask_cluster):

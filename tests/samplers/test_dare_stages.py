@@ -184,3 +184,14 @@ def test_auto_mode_is_recorded_and_deterministic():
     a = select(emb, lab, 6, s, np.random.default_rng(9))
     b = select(emb, lab, 6, s, np.random.default_rng(9))
     assert a[0] == b[0] and a[1].hopkins is not None and a[1].mode == "non_uniform"
+
+
+def test_band_ranked_by_max_min_takes_the_band_members_farthest_from_all_labelled():
+    emb, lab = _pool()
+    s = Settings(m=50, n=50, m_star=50, z=100, distribution="non_uniform", band_ranking="max_min", second_stage=False)
+    chosen, trace = select(emb, lab, 6, s, np.random.default_rng(0))
+    e = dist.normalise(emb)
+    unl = np.setdiff1d(np.arange(len(emb)), lab)
+    band = unl[quantile_interval(dist.distances_from(e[trace.key_point], e[unl]), 0.4, 0.5)]
+    score = dist.min_distance(e[lab], e[band])
+    assert sorted(chosen) == sorted(band[np.argsort(-score, kind="stable")[:6]].tolist())

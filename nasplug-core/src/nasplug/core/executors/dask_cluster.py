@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from nasplug.core.errors import ConfigError
-from nasplug.core.executors.base import BaseExecutor, PickledTasks, Session, WorkerOptions, cpu_count
+from nasplug.core.executors.base import LOST, BaseExecutor, PickledTasks, Session, WorkerOptions, cpu_count
 from nasplug.core.executors.tasks import Task, call, load
 from nasplug.core.interfaces.executor import TaskError, TaskFailed
 from nasplug.core.options import number_in, optional_string
@@ -60,6 +60,7 @@ class _DaskSession(Session):
         self.killed_worker = distributed.KilledWorker
         self.prefix = f"nasplug-{uuid.uuid4().hex[:12]}"
         self.chunks: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}
         self.pending: dict[str, Any] = {}
 
     def slots(self) -> int:
@@ -69,18 +70,22 @@ class _DaskSession(Session):
         key = f"{self.prefix}-{chunk}"
         future = self.client.submit(call, self.definition, items, key=key, pure=False)
         self.chunks[key] = chunk
+        self.sizes[key] = len(items)
         self.pending[key] = future
         self.completed.add(future)
 
     def next_done(self) -> tuple[int, Any]:
         future = next(self.completed)
         chunk = self.chunks.pop(future.key)
+        size = self.sizes.pop(future.key)
         self.pending.pop(future.key, None)
         try:
             if future.status == "error":
                 exc = future.exception()
                 if isinstance(exc, self.killed_worker):
-                    return chunk, TaskFailed(error=f"WorkerDied: {exc}", attempts=1, crashed=True)
+                    # The scheduler gave up on the chunk; which of its items kills workers is
+                    # found by rerunning them one by one (LOST), a single item is given up on.
+                    return chunk, LOST if size > 1 else TaskFailed(error=f"WorkerDied: {exc}", attempts=1, crashed=True)
                 raise TaskError(f"dask could not run a task ({type(exc).__name__}: {exc}); tasks and items must be picklable and nasplug installed on every worker") from exc
             if future.status == "cancelled":
                 raise TaskError("dask cancelled a task (the scheduler or client went away); check the cluster and resume the run")

@@ -33,6 +33,9 @@ class ExecutorConformance:
     #: dask counts a worker death against every task running on that worker, so an innocent task
     #: sharing the killed worker can be given up on too (``distributed``'s allowed-failures rule).
     innocent_tasks_may_crash = False
+    #: Whether to run the test that kills workers four times in a row (a dask LocalCluster whose
+    #: workers all die within a second may close their nannies instead of restarting them).
+    repeated_kills = True
 
     def _collect(self, stream: Any) -> dict[int, Any]:
         out: dict[int, Any] = {}
@@ -124,6 +127,14 @@ class ExecutorConformance:
             else:
                 assert out[i] == 2 * i
         assert len(list(tmp_path.glob("kill-1-*"))) >= 2  # it was retried before being given up on
+
+    def test_a_worker_killer_does_not_take_its_chunk_with_it(self, make_executor: Any, tmp_path: Path) -> None:
+        if not self.isolated or not self.repeated_kills:
+            pytest.skip("tasks run in this process" if not self.isolated else "repeated worker kills disabled")
+        executor = make_executor(allowed_failures=1, chunk_size=4)
+        out = self._collect(executor.imap(KillWorker(tmp_path, target=1, times=None), [0, 1, 2, 3]))
+        assert isinstance(out[1], TaskFailed) and out[1].crashed
+        assert {i: out[i] for i in (0, 2, 3)} == {0: 0, 2: 4, 3: 6}  # rerun alone, they all finish
 
     def test_one_task_failing_stops_with_stop_policy_but_not_earlier_results(self, executor: Any) -> None:
         items = [(i, i == 9) for i in range(10)]

@@ -40,6 +40,10 @@ class DAREConfig:
       the customary clustering-tendency threshold; the rule is ours, the paper decides by
       inspection); ``"uniform"`` / ``"non_uniform"`` override it. ``"uniform"`` is Table 6's
       "w/o KGA".
+    - ``band_ranking``: how the non-uniform case ranks the key point's band: ``"key_point"``
+      (the paper: the maximum distance is computed for the key point only, so the band's
+      farthest from it are taken) or ``"max_min"`` (ours: the band's farthest from the whole
+      labelled set, as in the uniform case).
     - ``first_stage`` / ``second_stage``: Table 6's "w/o FS" / "w/o SS"; both false is
       "w/o TMMS" (plain max-min cosine distance over the pool; KGA depends on TMMS).
     - ``max_pseudo_labels``: cap on the pseudo-labelled set (``None`` = no cap, the paper);
@@ -62,6 +66,7 @@ class DAREConfig:
     beta: float = attrs.field(default=0.5, validator=number_in(0.0, 1.0))
     distribution: str = attrs.field(default="auto", validator=one_of("auto", "uniform", "non_uniform"))
     hopkins_threshold: float = attrs.field(default=0.75, validator=number_in(0.0, 1.0))
+    band_ranking: str = attrs.field(default="key_point", validator=one_of("key_point", "max_min"))
     first_stage: bool = attrs.field(default=True, validator=_boolean)
     second_stage: bool = attrs.field(default=True, validator=_boolean)
     max_pseudo_labels: int | None = attrs.field(default=None, validator=optional_positive_int)
@@ -77,6 +82,7 @@ class DAREConfig:
         return Settings(m=self.m or m, n=self.n or n, m_star=self.m_star or m_star, n_star=self.n_star,
                         z=self.z or z, repetitions=self.repetitions, alpha=self.alpha, beta=self.beta,
                         distribution=self.distribution, hopkins_threshold=self.hopkins_threshold,
+                        band_ranking=self.band_ranking,
                         first_stage=self.first_stage, second_stage=self.second_stage,
                         max_pseudo_labels=self.max_pseudo_labels, kmeans_max_iter=self.kmeans_max_iter)
 

@@ -34,6 +34,7 @@ class Settings:
     beta: float = 0.5
     distribution: str = "auto"
     hopkins_threshold: float = 0.75
+    band_ranking: str = "key_point"
     first_stage: bool = True
     second_stage: bool = True
     max_pseudo_labels: int | None = None
@@ -141,7 +142,8 @@ def select(embeddings: np.ndarray, labelled: np.ndarray, k: int, settings: Setti
         that ranks the final choice (max-min distance, or distance from the key point)."""
         if key is not None:
             d = dist.distances_from(lab[key], pool)
-            return [quantile_interval(d, s.alpha, s.beta, at_least=k)], d
+            band = [quantile_interval(d, s.alpha, s.beta, at_least=k)]
+            return band, (d if s.band_ranking == "key_point" else dist.min_distance(lab, pool))
         far, _ = dist.farthest_and_nearest(lab, pool, count, 0)
         return list(far), dist.min_distance(lab, pool)
 
