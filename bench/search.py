@@ -15,6 +15,7 @@ charged), as the paper transfers subspaces across datasets.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -59,8 +60,39 @@ ABLATIONS = {
 }
 
 
+#: JSON-lines file of finished runs (``--checkpoint``), keyed by the run's store name: a restarted
+#: bench, or a second process sharing the file, skips them.
+CHECKPOINT: Path | None = None
+_DONE: dict[str, dict[str, Any]] = {}
+
+
+def _load_checkpoint() -> None:
+    if CHECKPOINT and CHECKPOINT.exists():
+        for line in CHECKPOINT.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                _DONE[row["key"]] = row
+
+
 def search(space_name: str, spec: dict, reward: str, test: str, budget: int, seed: int, db: Path,
            extra_objective: dict | None = None) -> dict[str, Any]:
+    key = db.name
+    if key not in _DONE:
+        _load_checkpoint()  # another process may have finished it meanwhile
+    if key in _DONE:
+        return _DONE[key]
+    out = _search(space_name, spec, reward, test, budget, seed, db, extra_objective)
+    row = {"key": key, "final": out["final"], "evals": [[e.arch, e.fitness] for e in out["evals"]],
+           "result": {"strategy": out["result"].get("strategy", {})}}
+    _DONE[key] = row
+    if CHECKPOINT:
+        with CHECKPOINT.open("a") as fh:
+            fh.write(json.dumps(row, default=float) + "\n")
+    return row
+
+
+def _search(space_name: str, spec: dict, reward: str, test: str, budget: int, seed: int, db: Path,
+            extra_objective: dict | None = None) -> dict[str, Any]:
     result = run({"kind": "search", "seed": seed, "space": space_name, "strategy": spec,
                   "objective": {"name": "benchmark", "metric": reward, **(extra_objective or {})},
                   "search": {"queries": budget, "report": [test], "max_proposals": 5 * budget}, "store": {"path": str(db)}})
@@ -70,11 +102,13 @@ def search(space_name: str, spec: dict, reward: str, test: str, budget: int, see
 
 
 def incumbent_curve(evals: list, table: dict[str, float]) -> list[float]:
+    """Test accuracy of the best-by-reward architecture after each query; ``evals`` are
+    (arch, fitness) pairs."""
     best, curve = None, []
-    for e in evals:
-        if best is None or e.fitness > best.fitness:
-            best = e
-        curve.append(table[best.arch])
+    for arch, fitness in evals:
+        if best is None or fitness > best[1]:
+            best = (arch, fitness)
+        curve.append(table[best[0]])
     return curve
 
 
@@ -89,7 +123,14 @@ def main() -> None:
     parser.add_argument("--ablation-seeds", type=int, default=20)
     parser.add_argument("--skip-guided", action="store_true")
     parser.add_argument("--other-seeds", type=int, default=20, help="seeds on TransNAS micro and NAS-Bench-Macro (0 skips)")
+    parser.add_argument("--checkpoint", type=Path, help="JSON-lines file of finished runs, reused when the bench restarts "
+                        "(several processes may share it, e.g. one with --only predictor_guided)")
+    parser.add_argument("--only", help="comma-separated strategies: run only these on NB201 and write no report "
+                        "(to fill a shared --checkpoint in parallel)")
     args = parser.parse_args()
+    global CHECKPOINT
+    CHECKPOINT = args.checkpoint
+    _load_checkpoint()
     benchmarks_dir()
     space = registry().create("space", "nb201")
     bench = space.load_benchmark()
@@ -102,6 +143,9 @@ def main() -> None:
         if args.guided_predictor in ("gcn", "dare_gcn", "mlp"):
             predictor["epochs"] = args.guided_epochs
         strategies["predictor_guided"] = {"name": "predictor_guided", "sampler": args.guided_sampler, "predictor": predictor}
+    only = set(args.only.split(",")) if args.only else None
+    if only and not only <= set(strategies):
+        parser.error(f"--only: unknown strategies {sorted(only - set(strategies))}; choose from {sorted(strategies)}")
     rows: dict[tuple, tuple[float, float, int]] = {}
     curves: dict[tuple, np.ndarray] = {}
     timings: dict[str, float] = {}
@@ -110,6 +154,8 @@ def main() -> None:
         centres: dict[tuple[int, int], list[str]] = {}
         for dataset, (reward, test) in DATASETS.items():
             for name, spec in strategies.items():
+                if only and name not in only and not (name == "dsm_nas" and "dsm_nas_plus" in only):
+                    continue
                 seeds = args.guided_seeds if name == "predictor_guided" else args.seeds
                 for budget in args.budgets:
                     finals, incumbents = [], []
@@ -133,6 +179,8 @@ def main() -> None:
                     if incumbents:
                         curves[(dataset, name)] = np.mean(np.array(incumbents), axis=0)
                     print(dataset, name, budget, rows.get((dataset, name, budget)), flush=True)
+        if only:
+            return
 
         ablation: dict[tuple[str, str], tuple[float, float]] = {}
         for dataset in ("cifar10", "cifar100", "imagenet16"):

@@ -156,7 +156,7 @@ def test_separate_scheduler_and_workers_with_one_worker_killed(benchmarks, tmp_p
         config = score_config(tmp_path, {"name": "dask", "address": address, "chunk_size": 1}, archs=16, name="ext.db")
         result = with_hook(hook, lambda: run(config))
         assert hook.killed == workers[0].pid and workers[0].wait(timeout=10) == -signal.SIGKILL
-        local = run(score_config(tmp_path, "local", archs=16, name="local.db"))
+        run(score_config(tmp_path, "local", archs=16, name="local.db"))
         assert stored(tmp_path / "ext.db") == stored(tmp_path / "local.db")  # each architecture once
         assert result.result["failed"] == 0
     finally:

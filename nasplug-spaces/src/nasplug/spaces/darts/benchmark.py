@@ -13,72 +13,45 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Any, Hashable
 
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, BenchmarkError
-from nasplug.core.interfaces.benchmark import Benchmark, resolve_benchmark_file
+from nasplug.core.tables import TableBenchmark, TableCache
 from nasplug.spaces.darts.genotype import PRIMITIVES, DartsArch, genotype_str, parse_genotype, to_arch
 
 #: Where the file lives under ``$NASPLUG_BENCHMARKS``.
 RELATIVE_PATH = "nb301/suite_zero_subset.json"
 DEFAULT_DATASET = "cifar10"
 
-_CACHE: dict[Path, "NB301Benchmark"] = {}
-_LOCK = threading.Lock()
+_TABLES = TableCache()
 
 
-class NB301Benchmark(Benchmark):
-    """NAS-Bench-301 surrogate validation accuracy and proxies for the 725 genotypes of the subset."""
+class NB301Benchmark(TableBenchmark):
+    """NAS-Bench-301 surrogate validation accuracy and proxies for the 725 genotypes of the subset.
+
+    ``metrics``: ``val_accuracy``, the proxies' scores, then ``<proxy>_seconds``; architectures
+    in any form :meth:`DartsSpace.parse` accepts, in file order."""
 
     space_name = "darts"
 
     def __init__(self, archs: list[DartsArch], indices: list[int], columns: dict[str, np.ndarray],
                  path: Path | None = None) -> None:
-        self._archs = archs
+        super().__init__(archs, columns, path)
         self._indices = indices
-        self._columns = columns
-        self._metrics = tuple(columns)
-        self._row = {a: i for i, a in enumerate(archs)}
-        self.path = path
 
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        """``val_accuracy``, the proxies' scores, then ``<proxy>_seconds``."""
-        return self._metrics
+    def key_of(self, arch: Hashable) -> DartsArch:
+        return to_arch(arch, PRIMITIVES)
 
-    def _row_of(self, arch: Any) -> int:
-        key = arch if isinstance(arch, DartsArch) and arch in self._row else to_arch(arch, PRIMITIVES)
-        try:
-            return self._row[key]
-        except KeyError:
-            raise ArchitectureError(
-                f"genotype {genotype_str(key)} is not in the NAS-Bench-301 subset {self.path}; it holds only "
-                f"{len(self._archs)} genotypes, so sample from benchmark.architectures()") from None
-
-    def query(self, arch: Hashable, metric: str) -> float:
-        """``metric`` of ``arch`` (any form :meth:`DartsSpace.parse` accepts); NaN where not measured."""
-        self.check_metric(metric)
-        return float(self._columns[metric][self._row_of(arch)])
-
-    def query_many(self, archs: Sequence[Hashable], metric: str) -> np.ndarray:
-        self.check_metric(metric)
-        rows = np.fromiter((self._row_of(a) for a in archs), dtype=np.intp, count=len(archs))
-        return self._columns[metric][rows].copy()
-
-    def architectures(self) -> list[Hashable]:
-        """Every genotype, in file order."""
-        return list(self._archs)
+    def missing(self, key: Hashable) -> str:
+        return (f"genotype {genotype_str(key)} is not in the NAS-Bench-301 subset {self.path}; it holds only "
+                f"{len(self._archs)} genotypes, so sample from benchmark.architectures()")
 
     def index_of(self, arch: Hashable) -> int:
         """The subset's own ``idx`` of ``arch``."""
-        return self._indices[self._row_of(arch)]
-
-    def __len__(self) -> int:
-        return len(self._archs)
+        return self._indices[self.row_of(arch)]
 
     def __repr__(self) -> str:
         return f"NB301Benchmark({len(self._archs)} genotypes, {len(self._metrics)} metrics, path={str(self.path)!r})"
@@ -142,15 +115,9 @@ def read_benchmark(path: Path) -> NB301Benchmark:
 
 def load_benchmark(path: str | os.PathLike | None = None) -> NB301Benchmark:
     """The NB301 subset at ``path`` (file or folder) or ``$NASPLUG_BENCHMARKS``, cached per file."""
-    resolved = resolve_benchmark_file(path, RELATIVE_PATH, space="darts").resolve()
-    with _LOCK:
-        cached = _CACHE.get(resolved)
-        if cached is None:
-            cached = _CACHE[resolved] = read_benchmark(resolved)
-    return cached
+    return _TABLES.load(path, RELATIVE_PATH, "darts", read_benchmark)
 
 
 def clear_cache() -> None:
     """Forget every loaded file (for tests, or after the files changed on disk)."""
-    with _LOCK:
-        _CACHE.clear()
+    _TABLES.clear()

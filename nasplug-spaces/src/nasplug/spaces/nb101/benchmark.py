@@ -13,17 +13,15 @@ table's own vertex order (whose network has exactly that row's ``params``).
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
-import threading
 from pathlib import Path
-from typing import Any, Hashable, NamedTuple, Sequence
+from typing import Any, Hashable, NamedTuple
 
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, BenchmarkError
-from nasplug.core.interfaces.benchmark import Benchmark, resolve_benchmark_file
+from nasplug.core.tables import TableBenchmark, TableCache, float_column, read_text
 from nasplug.spaces.nb101.cell import NB101Cell, canonical_cell, cell_id, make_cell, to_cell
 
 #: Where the table lives under ``$NASPLUG_BENCHMARKS``.
@@ -31,8 +29,7 @@ RELATIVE_PATH = "nb101/suite_zero_subset.csv"
 MATRIX_COLUMN = "adjacency_7x7_rowmajor"
 OPS_COLUMN = "ops"
 
-_CACHE: dict[Path, "NB101Benchmark"] = {}
-_LOCK = threading.Lock()
+_TABLES = TableCache()
 
 
 class Row(NamedTuple):
@@ -42,61 +39,41 @@ class Row(NamedTuple):
     values: dict[str, float]
 
 
-class NB101Benchmark(Benchmark):
-    """NAS-Bench-101 validation accuracy and proxies for the cells of the Suite-Zero subset."""
+class NB101Benchmark(TableBenchmark):
+    """NAS-Bench-101 validation accuracy and proxies for the cells of the Suite-Zero subset.
+
+    ``metrics``: every numeric column of the table, in table order; a cell's value is the mean
+    over its rows. ``architectures()``: the distinct cells, in order of first appearance, each in
+    its first row's vertex order; any form :meth:`NB101Space.parse` accepts is looked up by its
+    canonical id."""
 
     space_name = "nb101"
 
     def __init__(self, cells: list[NB101Cell], columns: dict[str, np.ndarray], path: Path | None = None) -> None:
         self._row_cells = cells
         self._row_columns = columns
-        self._metrics = tuple(columns)
-        self.path = path
         keys = [cell_id(canonical_cell(c)) for c in cells]
-        self._group: dict[str, int] = {}
-        self._archs: list[NB101Cell] = []
+        group: dict[str, int] = {}
+        archs: list[NB101Cell] = []
         for key, cell in zip(keys, cells):
-            if key not in self._group:
-                self._group[key] = len(self._archs)
-                self._archs.append(cell)
-        group_of_row = np.array([self._group[k] for k in keys], dtype=np.intp)
-        self._members = [np.flatnonzero(group_of_row == g) for g in range(len(self._archs))]
-        self._columns = {name: self._group_mean(col, group_of_row) for name, col in columns.items()}
+            if key not in group:
+                group[key] = len(archs)
+                archs.append(cell)
+        group_of_row = np.array([group[k] for k in keys], dtype=np.intp)
+        self._members = [np.flatnonzero(group_of_row == g) for g in range(len(archs))]
+        means = {name: _group_mean(col, group_of_row, len(archs)) for name, col in columns.items()}
+        super().__init__(archs, means, path, keys=list(group))
 
-    def _group_mean(self, column: np.ndarray, group_of_row: np.ndarray) -> np.ndarray:
-        finite = np.isfinite(column)
-        sums = np.bincount(group_of_row, weights=np.where(finite, column, 0.0), minlength=len(self._archs))
-        counts = np.bincount(group_of_row, weights=finite.astype(float), minlength=len(self._archs))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    def key_of(self, arch: Any) -> str:
+        return cell_id(canonical_cell(to_cell(arch)))
 
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        """Every numeric column of the table, in table order."""
-        return self._metrics
+    def row_of(self, arch: Any) -> int:
+        """The cell's index; always through the canonical id (isomorphic cells share a row)."""
+        return super().row_of(self.key_of(arch))
 
-    def _index_of(self, arch: Any) -> int:
-        key = cell_id(canonical_cell(to_cell(arch)))
-        try:
-            return self._group[key]
-        except KeyError:
-            raise ArchitectureError(
-                f"cell {key} is not in the NAS-Bench-101 subset {self.path}; it holds only {len(self._archs)} "
-                f"cells, so sample from benchmark.architectures()") from None
-
-    def query(self, arch: Hashable, metric: str) -> float:
-        """``metric`` of ``arch`` (any form :meth:`NB101Space.parse` accepts), averaged over its rows."""
-        self.check_metric(metric)
-        return float(self._columns[metric][self._index_of(arch)])
-
-    def query_many(self, archs: Sequence[Hashable], metric: str) -> np.ndarray:
-        self.check_metric(metric)
-        rows = np.fromiter((self._index_of(a) for a in archs), dtype=np.intp, count=len(archs))
-        return self._columns[metric][rows].copy()
-
-    def architectures(self) -> list[Hashable]:
-        """The distinct cells, in order of first appearance, each in its first row's vertex order."""
-        return list(self._archs)
+    def missing(self, key: Hashable) -> str:
+        return (f"cell {key} is not in the NAS-Bench-101 subset {self.path}; it holds only {len(self._archs)} "
+                f"cells, so sample from benchmark.architectures()")
 
     def rows(self) -> list[Row]:
         """Every table row in file order, with its cell (table vertex order) and its own values."""
@@ -105,10 +82,7 @@ class NB101Benchmark(Benchmark):
 
     def row_count(self, arch: Hashable) -> int:
         """How many table rows were averaged for ``arch``."""
-        return len(self._members[self._index_of(arch)])
-
-    def __len__(self) -> int:
-        return len(self._archs)
+        return len(self._members[self.row_of(arch)])
 
     def __repr__(self) -> str:
         return (f"NB101Benchmark({len(self._archs)} cells from {len(self._row_cells)} rows, "
@@ -118,19 +92,19 @@ class NB101Benchmark(Benchmark):
         return {**super().describe(), "rows": len(self._row_cells)}
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        return raw.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
-        raise BenchmarkError(f"cannot read NAS-Bench-101 table {path}: {exc}; point benchmark.path at suite_zero_subset.csv") from None
+def _group_mean(column: np.ndarray, group_of_row: np.ndarray, groups: int) -> np.ndarray:
+    """NaN-aware mean of ``column`` per group."""
+    finite = np.isfinite(column)
+    sums = np.bincount(group_of_row, weights=np.where(finite, column, 0.0), minlength=groups)
+    counts = np.bincount(group_of_row, weights=finite.astype(float), minlength=groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def read_benchmark(path: Path) -> NB101Benchmark:
     """Read the table at ``path`` (plain or gzip CSV); no caching."""
-    rows = list(csv.reader(io.StringIO(_read_text(path))))
+    rows = list(csv.reader(io.StringIO(read_text(
+        path, "NAS-Bench-101 table", "point benchmark.path at suite_zero_subset.csv"))))
     if not rows:
         raise BenchmarkError(f"{path} is empty; point benchmark.path at the NB101 suite_zero_subset.csv")
     header = [h.strip() for h in rows[0]]
@@ -157,7 +131,7 @@ def read_benchmark(path: Path) -> NB101Benchmark:
     for c, name in enumerate(header):
         if c in (mi, oi):
             continue
-        values = _to_float([r[c] for r in body])
+        values = float_column([r[c] for r in body])
         if values is not None:
             columns[name] = values
     return NB101Benchmark(cells, columns, path)
@@ -170,25 +144,11 @@ def _matrix(bits: str, n: int) -> np.ndarray:
     return (np.frombuffer(bits.encode(), dtype=np.uint8) - ord("0")).reshape(n, n).astype(np.int8)
 
 
-def _to_float(values: list[str]) -> np.ndarray | None:
-    """The column as floats (blank -> NaN), or ``None`` if it is not numeric."""
-    try:
-        return np.array([float(v) if v.strip() else np.nan for v in values], dtype=np.float64)
-    except ValueError:
-        return None
-
-
 def load_benchmark(path: str | os.PathLike | None = None) -> NB101Benchmark:
     """The NB101 subset at ``path`` (file or folder) or ``$NASPLUG_BENCHMARKS``, cached per file."""
-    resolved = resolve_benchmark_file(path, RELATIVE_PATH, space="nb101").resolve()
-    with _LOCK:
-        cached = _CACHE.get(resolved)
-        if cached is None:
-            cached = _CACHE[resolved] = read_benchmark(resolved)
-    return cached
+    return _TABLES.load(path, RELATIVE_PATH, "nb101", read_benchmark)
 
 
 def clear_cache() -> None:
     """Forget every loaded table (for tests, or after the files changed on disk)."""
-    with _LOCK:
-        _CACHE.clear()
+    _TABLES.clear()

@@ -9,17 +9,15 @@ Loaded tables are cached per resolved path, so repeated loads (one per run or ob
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
-import threading
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Hashable
 
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, BenchmarkError
-from nasplug.core.interfaces.benchmark import Benchmark, resolve_benchmark_file
+from nasplug.core.tables import TableBenchmark, TableCache, float_column, read_text
 from nasplug.spaces.nb201.space import NB201Arch, arch_str, parse_arch_str, to_arch
 
 #: Where the table lives under ``$NASPLUG_BENCHMARKS``.
@@ -29,36 +27,16 @@ LATENCY_FILE = "latency_ms.csv.gz"
 #: Columns that identify a row rather than measure it.
 KEY_COLUMNS = ("index", "arch_str")
 
-_CACHE: dict[Path, "NB201Benchmark"] = {}
-_LOCK = threading.Lock()
+_TABLES = TableCache()
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV file, gzip-compressed or plain (sniffed from the magic bytes)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        text = raw.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
-        raise BenchmarkError(f"cannot read NAS-Bench-201 table {path}: {exc}; point benchmark.path at a valid nb201.csv.gz") from None
+    text = read_text(path, "NAS-Bench-201 table", "point benchmark.path at a valid nb201.csv.gz")
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise BenchmarkError(f"{path} is empty; point benchmark.path at a valid nb201.csv.gz")
     return [h.strip() for h in rows[0]], [r for r in rows[1:] if r]
-
-
-def _to_float(values: Sequence[str]) -> np.ndarray | None:
-    """The column as floats (blank -> NaN), or ``None`` if it is not numeric."""
-    try:
-        return np.fromiter(map(float, values), dtype=np.float64, count=len(values))
-    except ValueError:
-        pass  # blanks (unmeasured) or text: take the slow path below
-    try:
-        return np.array([float(v) if v.strip() else np.nan for v in values], dtype=np.float64)
-    except ValueError:
-        return None
 
 
 def _numeric_columns(path: Path, header: list[str], rows: list[list[str]]) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -77,79 +55,35 @@ def _numeric_columns(path: Path, header: list[str], rows: list[list[str]]) -> tu
     for name, values in zip(header, columns):
         if name in KEY_COLUMNS:
             continue
-        array = _to_float(values)
+        array = float_column(values)
         if array is not None:
             numeric[name] = array
     return keys, numeric
 
 
-class NB201Benchmark(Benchmark):
-    """NAS-Bench-201 metrics for all 15,625 cells (accuracies in percent, params in millions)."""
+class NB201Benchmark(TableBenchmark):
+    """NAS-Bench-201 metrics for all 15,625 cells (accuracies in percent, params in millions).
+
+    ``metrics``: every numeric column except ``index``/``arch_str``, then ``latency_<device>``
+    columns. Architectures are 6-tuples or ``arch_str`` strings; table order is ascending
+    official index. Queries charge no simulated time (the table has no training-time column)."""
 
     space_name = "nb201"
 
     def __init__(self, archs: list[NB201Arch], indices: np.ndarray, columns: dict[str, np.ndarray],
                  path: Path | None = None) -> None:
-        self._archs = archs
+        super().__init__(archs, columns, path)
         self._indices = indices
-        self._columns = columns
-        self._metrics = tuple(columns)
-        self._row = {a: i for i, a in enumerate(archs)}
-        self.path = path
 
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        """Every numeric column except ``index``/``arch_str``, then ``latency_<device>`` columns."""
-        return self._metrics
+    def key_of(self, arch: Hashable) -> NB201Arch:
+        return to_arch(arch)
 
-    def _row_of(self, arch: Any) -> int:
-        if isinstance(arch, tuple):
-            try:
-                return self._row[arch]  # fast path: the space's own tuples
-            except (KeyError, TypeError):
-                pass
-        key = to_arch(arch)
-        try:
-            return self._row[key]
-        except KeyError:
-            raise ArchitectureError(
-                f"architecture {arch_str(key)} is not in the NAS-Bench-201 table {self.path}; the file may be incomplete") from None
-
-    def query(self, arch: Hashable, metric: str) -> float:
-        """``metric`` of ``arch`` (a 6-tuple or an ``arch_str``); NaN where not measured."""
-        self.check_metric(metric)
-        return float(self._columns[metric][self._row_of(arch)])
-
-    def query_many(self, archs: Sequence[Hashable], metric: str) -> np.ndarray:
-        """``metric`` of many architectures as a float array (one fancy-indexing lookup)."""
-        self.check_metric(metric)
-        rows = np.fromiter((self._row_of(a) for a in archs), dtype=np.intp, count=len(archs))
-        return self._columns[metric][rows].copy()
-
-    def column(self, metric: str) -> np.ndarray:
-        """The whole column of ``metric`` in table order (a read-only view)."""
-        self.check_metric(metric)
-        view = self._columns[metric].view()
-        view.setflags(write=False)
-        return view
-
-    def cost(self, arch: Hashable, metric: str) -> float:
-        """Always 0.0: our table has no training-time column, so queries charge no simulated time."""
-        return 0.0
-
-    def architectures(self) -> list[Hashable]:
-        """All architectures in table order (ascending official index)."""
-        return list(self._archs)
+    def missing(self, key: Hashable) -> str:
+        return f"architecture {arch_str(key)} is not in the NAS-Bench-201 table {self.path}; the file may be incomplete"
 
     def index_of(self, arch: Hashable) -> int:
         """The official NAS-Bench-201 index of ``arch``."""
-        return int(self._indices[self._row_of(arch)])
-
-    def __len__(self) -> int:
-        return len(self._archs)
-
-    def __repr__(self) -> str:
-        return f"NB201Benchmark({len(self._archs)} archs, {len(self._metrics)} metrics, path={str(self.path)!r})"
+        return int(self._indices[self.row_of(arch)])
 
 
 def read_benchmark(path: Path) -> NB201Benchmark:
@@ -163,7 +97,7 @@ def read_benchmark(path: Path) -> NB201Benchmark:
     except ArchitectureError as exc:
         raise BenchmarkError(f"{path} holds an invalid arch_str ({exc})") from None
     if "index" in header:
-        index_values = _to_float([r[header.index("index")] for r in rows])
+        index_values = float_column([r[header.index("index")] for r in rows])
         if index_values is None or np.isnan(index_values).any():
             raise BenchmarkError(f"{path} has a non-numeric 'index' column; the file is damaged")
         indices = index_values.astype(np.int64)
@@ -199,15 +133,9 @@ def _read_latency(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
 
 def load_benchmark(path: str | os.PathLike | None = None) -> NB201Benchmark:
     """The NAS-Bench-201 benchmark at ``path`` (file or folder) or ``$NASPLUG_BENCHMARKS``, cached."""
-    resolved = resolve_benchmark_file(path, RELATIVE_PATH, space="nb201").resolve()
-    with _LOCK:
-        cached = _CACHE.get(resolved)
-        if cached is None:
-            cached = _CACHE[resolved] = read_benchmark(resolved)
-    return cached
+    return _TABLES.load(path, RELATIVE_PATH, "nb201", read_benchmark)
 
 
 def clear_cache() -> None:
     """Forget every loaded table (for tests, or after the files changed on disk)."""
-    with _LOCK:
-        _CACHE.clear()
+    _TABLES.clear()

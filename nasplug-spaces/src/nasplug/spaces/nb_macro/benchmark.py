@@ -10,79 +10,32 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Hashable
 
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, BenchmarkError
-from nasplug.core.interfaces.benchmark import Benchmark, resolve_benchmark_file
+from nasplug.core.tables import TableBenchmark, TableCache
 from nasplug.spaces.nb_macro.space import N_LAYERS, to_nb_macro
 
 RELATIVE_PATH = "macro/nas_bench_macro_cifar10.json"
 METRICS: tuple[str, ...] = ("mean_acc", "std", "test_acc_0", "test_acc_1", "test_acc_2", "params", "flops")
 
-_CACHE: dict[Path, "NBMacroBenchmark"] = {}
-_LOCK = threading.Lock()
+_TABLES = TableCache()
 
 
-class NBMacroBenchmark(Benchmark):
-    """NAS-Bench-Macro CIFAR-10 results for all 6,561 architectures."""
+class NBMacroBenchmark(TableBenchmark):
+    """NAS-Bench-Macro CIFAR-10 results for all 6,561 architectures (8-tuples or 8-digit keys)."""
 
     space_name = "nb_macro"
 
-    def __init__(self, archs: list[tuple[int, ...]], columns: dict[str, np.ndarray], path: Path | None = None) -> None:
-        self._archs = archs
-        self._columns = columns
-        self._row = {a: i for i, a in enumerate(archs)}
-        self.path = path
+    def key_of(self, arch: Hashable) -> tuple[int, ...]:
+        return to_nb_macro(arch)
 
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        return tuple(self._columns)
-
-    def _row_of(self, arch: Any) -> int:
-        row = self._row.get(arch) if isinstance(arch, tuple) else None
-        if row is not None:
-            return row
-        key = to_nb_macro(arch)
-        try:
-            return self._row[key]
-        except KeyError:
-            raise ArchitectureError(
-                f"architecture {''.join(map(str, key))} is not in the NAS-Bench-Macro table {self.path}; "
-                f"the file may be incomplete") from None
-
-    def query(self, arch: Hashable, metric: str) -> float:
-        """``metric`` of ``arch`` (an 8-tuple or its 8-digit key)."""
-        self.check_metric(metric)
-        return float(self._columns[metric][self._row_of(arch)])
-
-    def query_many(self, archs: Sequence[Hashable], metric: str) -> np.ndarray:
-        self.check_metric(metric)
-        rows = np.fromiter((self._row_of(a) for a in archs), dtype=np.intp, count=len(archs))
-        return self._columns[metric][rows].copy()
-
-    def column(self, metric: str) -> np.ndarray:
-        """The whole column of ``metric`` in table order (a read-only view)."""
-        self.check_metric(metric)
-        view = self._columns[metric].view()
-        view.setflags(write=False)
-        return view
-
-    def cost(self, arch: Hashable, metric: str) -> float:
-        """Always 0.0: the table has no training-time column."""
-        return 0.0
-
-    def architectures(self) -> list[Hashable]:
-        return list(self._archs)
-
-    def __len__(self) -> int:
-        return len(self._archs)
-
-    def __repr__(self) -> str:
-        return f"NBMacroBenchmark({len(self._archs)} archs, {len(self._columns)} metrics, path={str(self.path)!r})"
+    def missing(self, key: Hashable) -> str:
+        return (f"architecture {''.join(map(str, key))} is not in the NAS-Bench-Macro table {self.path}; "
+                f"the file may be incomplete")
 
 
 def read_benchmark(path: Path) -> NBMacroBenchmark:
@@ -115,18 +68,12 @@ def read_benchmark(path: Path) -> NBMacroBenchmark:
 
 def load_benchmark(path: str | os.PathLike | None = None) -> NBMacroBenchmark:
     """The table at ``path`` (file or folder) or under ``$NASPLUG_BENCHMARKS``, cached."""
-    resolved = resolve_benchmark_file(path, RELATIVE_PATH, space="nb_macro").resolve()
-    with _LOCK:
-        cached = _CACHE.get(resolved)
-        if cached is None:
-            cached = _CACHE[resolved] = read_benchmark(resolved)
-    return cached
+    return _TABLES.load(path, RELATIVE_PATH, "nb_macro", read_benchmark)
 
 
 def clear_cache() -> None:
     """Forget every loaded table."""
-    with _LOCK:
-        _CACHE.clear()
+    _TABLES.clear()
 
 
 __all__ = ["NBMacroBenchmark", "load_benchmark", "read_benchmark", "clear_cache", "METRICS", "N_LAYERS"]

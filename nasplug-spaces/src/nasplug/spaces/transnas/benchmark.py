@@ -16,18 +16,16 @@ for every metric higher is better. Loaded tables are cached per resolved path.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, BenchmarkError
-from nasplug.core.interfaces.benchmark import Benchmark, resolve_benchmark_file
+from nasplug.core.tables import TableBenchmark, TableCache, read_text
 from nasplug.spaces.transnas.macro import macro_str, to_macro
 from nasplug.spaces.transnas.micro import micro_str, to_micro
 
@@ -36,68 +34,27 @@ MACRO_PATH = "transnas101/suite_zero_macro_subset.json"
 #: The 7 TransNAS-Bench-101 tasks in the paper's order.
 TASKS: tuple[str, ...] = ("class_scene", "class_object", "room_layout", "jigsaw", "segmentsemantic", "normal", "autoencoder")
 
-_CACHE: dict[tuple[str, Path], "TransNASBenchmark"] = {}
-_LOCK = threading.Lock()
+_TABLES = TableCache()
 
 
-class TransNASBenchmark(Benchmark):
-    """Metrics of TransNAS-Bench-101 architectures (one space), one float column per metric."""
+class TransNASBenchmark(TableBenchmark):
+    """Metrics of TransNAS-Bench-101 architectures (one space), one float column per metric;
+    architectures are tuples of digits/codes or their official strings."""
 
     def __init__(self, space_name: str, archs: list[tuple[int, ...]], columns: dict[str, np.ndarray],
                  to_arch: Callable[[Any], tuple[int, ...]], to_str: Callable[[Sequence[int]], str],
                  path: Path | None = None) -> None:
+        super().__init__(archs, columns, path)
         self.space_name = space_name
-        self._archs = archs
-        self._columns = columns
-        self._metrics = tuple(columns)
-        self._row = {a: i for i, a in enumerate(archs)}
         self._to_arch = to_arch
         self._to_str = to_str
-        self.path = path
 
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        return self._metrics
+    def key_of(self, arch: Hashable) -> tuple[int, ...]:
+        return self._to_arch(arch)
 
-    def _row_of(self, arch: Any) -> int:
-        if isinstance(arch, tuple):
-            row = self._row.get(arch)
-            if row is not None:
-                return row
-        key = self._to_arch(arch)
-        try:
-            return self._row[key]
-        except KeyError:
-            raise ArchitectureError(
-                f"architecture {self._to_str(key)} is not in the {self.space_name} table {self.path}; "
-                f"query one of benchmark.architectures()") from None
-
-    def query(self, arch: Hashable, metric: str) -> float:
-        """``metric`` of ``arch`` (a tuple of digits/codes or its official string); NaN if unmeasured."""
-        self.check_metric(metric)
-        return float(self._columns[metric][self._row_of(arch)])
-
-    def query_many(self, archs: Sequence[Hashable], metric: str) -> np.ndarray:
-        self.check_metric(metric)
-        rows = np.fromiter((self._row_of(a) for a in archs), dtype=np.intp, count=len(archs))
-        return self._columns[metric][rows].copy()
-
-    def column(self, metric: str) -> np.ndarray:
-        """The whole column of ``metric`` in table order (a read-only view)."""
-        self.check_metric(metric)
-        view = self._columns[metric].view()
-        view.setflags(write=False)
-        return view
-
-    def cost(self, arch: Hashable, metric: str) -> float:
-        """Always 0.0: the tables carry no training time."""
-        return 0.0
-
-    def architectures(self) -> list[Hashable]:
-        return list(self._archs)
-
-    def __len__(self) -> int:
-        return len(self._archs)
+    def missing(self, key: Hashable) -> str:
+        return (f"architecture {self._to_str(key)} is not in the {self.space_name} table {self.path}; "
+                f"query one of benchmark.architectures()")
 
     def __repr__(self) -> str:
         return (f"TransNASBenchmark({self.space_name}: {len(self._archs)} archs, {len(self._metrics)} metrics, "
@@ -111,14 +68,7 @@ def _parse_tuple_text(text: str) -> list[int]:
 
 def read_micro(path: Path) -> TransNASBenchmark:
     """Read ``micro_zen_all.csv.gz`` (gzip or plain CSV); no caching."""
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
-        raise BenchmarkError(
-            f"cannot read TransNAS micro table {path}: {exc}; point benchmark.path at micro_zen_all.csv.gz") from None
+    rows = list(csv.reader(io.StringIO(read_text(path, "TransNAS micro table", "point benchmark.path at micro_zen_all.csv.gz"))))
     if not rows:
         raise BenchmarkError(f"{path} is empty; point benchmark.path at micro_zen_all.csv.gz")
     header = [h.strip() for h in rows[0]]
@@ -185,27 +135,16 @@ def read_macro(path: Path) -> TransNASBenchmark:
     return TransNASBenchmark("transnas_macro", archs, columns, to_macro, macro_str, path)
 
 
-def _load(kind: str, relative: str, reader: Callable[[Path], TransNASBenchmark],
-          path: str | os.PathLike | None) -> TransNASBenchmark:
-    resolved = resolve_benchmark_file(path, relative, space=f"transnas_{kind}").resolve()
-    with _LOCK:
-        cached = _CACHE.get((kind, resolved))
-        if cached is None:
-            cached = _CACHE[(kind, resolved)] = reader(resolved)
-    return cached
-
-
 def load_micro_benchmark(path: str | os.PathLike | None = None) -> TransNASBenchmark:
     """The micro table at ``path`` (file or folder) or under ``$NASPLUG_BENCHMARKS``, cached."""
-    return _load("micro", MICRO_PATH, read_micro, path)
+    return _TABLES.load(path, MICRO_PATH, "transnas_micro", read_micro, kind="micro")
 
 
 def load_macro_benchmark(path: str | os.PathLike | None = None) -> TransNASBenchmark:
     """The macro subset at ``path`` (file or folder) or under ``$NASPLUG_BENCHMARKS``, cached."""
-    return _load("macro", MACRO_PATH, read_macro, path)
+    return _TABLES.load(path, MACRO_PATH, "transnas_macro", read_macro, kind="macro")
 
 
 def clear_cache() -> None:
     """Forget every loaded table."""
-    with _LOCK:
-        _CACHE.clear()
+    _TABLES.clear()
