@@ -66,6 +66,8 @@ ABLATIONS = {
 #: bench, or a second process sharing the file, skips them.
 CHECKPOINT: Path | None = None
 _DONE: dict[str, dict[str, Any]] = {}
+#: Keys of the runs this invocation used (computed or read from the checkpoint).
+_USED: set[str] = set()
 
 
 def _load_checkpoint() -> None:
@@ -79,6 +81,7 @@ def _load_checkpoint() -> None:
 def search(space_name: str, spec: dict, reward: str, test: str, budget: int, seed: int, db: Path,
            extra_objective: dict | None = None) -> dict[str, Any]:
     key = db.name
+    _USED.add(key)
     if key not in _DONE:
         _load_checkpoint()  # another process may have finished it meanwhile
     if key in _DONE:
@@ -334,7 +337,10 @@ def write_report(args, rows, curves, optimum, ablation, pareto, controller, timi
     for label, value in controller.items():
         if label != "torch_threads":
             lines.append(f"- {label}: {1000 * value:.1f} ms")
-    lines += ["", f"Total bench time {seconds / 60:.1f} min; mean seconds per run: " +
+    compute = sum(_DONE[k].get("seconds", 0.0) for k in _USED if k in _DONE)
+    lines += ["", f"Compute time of all runs {compute / 60:.1f} min (sum of per-run wall times, some on a machine shared with "
+              f"other benches, load ~4; this invocation {seconds / 60:.1f} min, finished runs read from --checkpoint); "
+              "mean seconds per run: " +
               ", ".join(f"{k} {v:.2f}" for k, v in timings.items() if k.endswith(f"/{max(args.budgets)}") and k.startswith("cifar10/"))]
     write_results("search", {"seeds": args.seeds, "guided_seeds": args.guided_seeds, "budgets": args.budgets,
                              "strategies": strategies, "optimum": optimum, "seconds": seconds,
