@@ -290,7 +290,7 @@ def main() -> None:
              f"Settings that produced these numbers: `bench/samplers.py --seeds {args.seeds}{other} --datasets {' '.join(args.datasets)} "
              f"--epochs {args.epochs} --members {args.members} --max-pseudo {args.max_pseudo} --ablation-seeds {args.ablation_seeds}`.",
              f"Predictor for every sampler: `dare_gcn` (design A, lambda 0.3, dense backend), Adam 1e-3, cosine warm restarts, "
-             f"batch 10, **{args.epochs} epochs** (paper: 300; reduced to fit 2 shared CPU cores). Ensemble size of uncertainty/BAL: "
+             f"batch 10, **{args.epochs} epochs** (paper: 300{'' if args.epochs >= 300 else '; reduced to fit 2 shared CPU cores'}). Ensemble size of uncertainty/BAL: "
              f"{args.members} (METHODS: 5). DARE: NB201 preset (m = n = m* = 1000, z = 500, T = 10, [alpha, beta] = [0.4, 0.5]), "
              f"n* = 10, pseudo-labelled set capped at {args.max_pseudo} (paper: no cap), distribution decided per round (Hopkins rule).",
              "Schedule: 5 random initial labels (shared by all samplers of a seed), 10 per round, rounds capped to hit 78 and 150. "
