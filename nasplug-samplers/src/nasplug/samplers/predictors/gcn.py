@@ -35,11 +35,10 @@ import attrs
 import numpy as np
 
 from nasplug.core.errors import ConfigError
-from nasplug.core.interfaces.predictor import Predictor
 from nasplug.core.options import non_negative_int, number_in, one_of, positive_int
 from nasplug.samplers.encoders.graphs import GraphTensors, SubBatch
 from nasplug.samplers.encoders.haap import HAAPEncoder, simplify
-from nasplug.samplers.predictors.training import TargetScaler, TrainingOptions, check_labels, chunks, seeded, train
+from nasplug.samplers.predictors.training import TargetScaler, TorchPredictor, TrainingOptions, check_labels, seeded, train
 
 
 @attrs.frozen
@@ -202,7 +201,7 @@ def _build_network(num_ops: int, c: GCNPredictorConfig) -> Any:
 
 # --- predictors -----------------------------------------------------------------------------
 
-class GCNPredictor(Predictor):
+class GCNPredictor(TorchPredictor):
     """NPNAS's directed GCN on HAAP's graphs (torch_geometric GCNConv), trained with DARE's protocol."""
 
     Config = GCNPredictorConfig
@@ -253,30 +252,12 @@ class GCNPredictor(Predictor):
         return self
 
     # inference
-    def _outputs(self, archs: Sequence[Hashable], which: str) -> np.ndarray:
-        import torch
+    def _forward(self, archs: list[Hashable]) -> tuple[Any, Any]:
+        pred, pooled, fc1, _ = self.model(self.graph_data(archs))
+        return pred, (fc1 if self.config.embedding == "fc1" else pooled)
 
-        if self.model is None:
-            raise RuntimeError(f"{type(self).__name__}.{which} called before fit")
-        archs = list(archs)
-        parts: list[np.ndarray] = []
-        self.model.eval()
-        with torch.no_grad():
-            for part in chunks(len(archs), self.config.predict_batch_size):
-                pred, pooled, fc1, _ = self.model(self.graph_data(archs[part]))
-                out = pred if which == "predict" else (fc1 if self.config.embedding == "fc1" else pooled)
-                parts.append(out.numpy().astype(np.float64 if which == "predict" else np.float32))
-        if not parts:
-            width = self.config.linear_hidden if self.config.embedding == "fc1" else self.config.hidden
-            return np.zeros(0) if which == "predict" else np.zeros((0, width), dtype=np.float32)
-        return np.concatenate(parts)
-
-    def predict(self, archs: Sequence[Hashable]) -> np.ndarray:
-        out = self._outputs(archs, "predict")
-        return self.scaler.inverse(out) if self.scaler is not None else out
-
-    def embed(self, archs: Sequence[Hashable]) -> np.ndarray:
-        return self._outputs(archs, "embed")
+    def _embedding_width(self) -> int:
+        return self.config.linear_hidden if self.config.embedding == "fc1" else self.config.hidden
 
 
 @attrs.frozen

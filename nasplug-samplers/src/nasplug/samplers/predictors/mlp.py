@@ -16,9 +16,8 @@ import attrs
 import numpy as np
 
 from nasplug.core.errors import ConfigError
-from nasplug.core.interfaces.predictor import Predictor
 from nasplug.core.options import non_negative_int, number_in, string
-from nasplug.samplers.predictors.training import TargetScaler, TrainingOptions, check_labels, chunks, seeded, train
+from nasplug.samplers.predictors.training import TargetScaler, TorchPredictor, TrainingOptions, check_labels, seeded, train
 
 
 def _widths(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -39,8 +38,9 @@ class MLPPredictorConfig(TrainingOptions):
     augment: int = attrs.field(default=0, validator=non_negative_int)
 
 
-class MLPPredictor(Predictor):
-    """An MLP on a fixed encoding (adjacency by default), trained with DARE's protocol."""
+class MLPPredictor(TorchPredictor):
+    """An MLP on a fixed encoding (adjacency by default), trained with DARE's protocol; its
+    embedding is the last hidden layer's activations."""
 
     Config = MLPPredictorConfig
 
@@ -91,26 +91,11 @@ class MLPPredictor(Predictor):
             self.history = train(self.model, len(target), self.config, loss, generator)
         return self
 
-    def _outputs(self, archs: Sequence[Hashable], which: str) -> np.ndarray:
+    def _forward(self, archs: list[Hashable]) -> tuple[Any, Any]:
         import torch
 
-        if self.model is None:
-            raise RuntimeError(f"MLPPredictor.{which} called before fit")
-        archs = list(archs)
-        parts: list[np.ndarray] = []
-        self.model.eval()
-        with torch.no_grad():
-            for part in chunks(len(archs), self.config.predict_batch_size):
-                z = self.model["body"](torch.as_tensor(self.encoder.encode(archs[part])))
-                parts.append(self.model["out"](z).view(-1).numpy().astype(np.float64) if which == "predict" else z.numpy())
-        if not parts:
-            return np.zeros(0) if which == "predict" else np.zeros((0, self.config.hidden[-1]), dtype=np.float32)
-        return np.concatenate(parts)
+        z = self.model["body"](torch.as_tensor(self.encoder.encode(archs)))
+        return self.model["out"](z), z
 
-    def predict(self, archs: Sequence[Hashable]) -> np.ndarray:
-        out = self._outputs(archs, "predict")
-        return self.scaler.inverse(out) if self.scaler is not None else out
-
-    def embed(self, archs: Sequence[Hashable]) -> np.ndarray:
-        """The last hidden layer's activations."""
-        return self._outputs(archs, "embed")
+    def _embedding_width(self) -> int:
+        return self.config.hidden[-1]

@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 
 from nasplug.core.errors import BenchmarkError, BudgetError
+from nasplug.core.interfaces.predictor import Predictor
 from nasplug.core.options import number_in, positive_int
 
 
@@ -104,3 +105,44 @@ def chunks(n: int, size: int) -> Iterator[slice]:
     """Consecutive slices of ``range(n)`` of at most ``size`` items."""
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
+
+
+class TorchPredictor(Predictor):
+    """Inference shared by the torch predictors: batched, no-grad forward passes over
+    ``predict_batch_size`` architectures at a time, predictions mapped back to the benchmark's
+    units. A subclass sets ``model`` and ``scaler`` in ``fit`` and says what one batch gives."""
+
+    model: Any = None
+    scaler: TargetScaler | None = None
+
+    def _forward(self, archs: list[Hashable]) -> tuple[Any, Any]:
+        """``(predictions, embeddings)`` tensors of one batch of architectures."""
+        raise NotImplementedError
+
+    def _embedding_width(self) -> int:
+        raise NotImplementedError
+
+    def _outputs(self, archs: Sequence[Hashable], which: str) -> np.ndarray:
+        import torch
+
+        if self.model is None:
+            raise RuntimeError(f"{type(self).__name__}.{which} called before fit")
+        archs = list(archs)
+        parts: list[np.ndarray] = []
+        self.model.eval()
+        with torch.no_grad():
+            for part in chunks(len(archs), self.config.predict_batch_size):
+                pred, embedding = self._forward(archs[part])
+                out = pred.reshape(-1) if which == "predict" else embedding
+                parts.append(out.numpy().astype(np.float64 if which == "predict" else np.float32))
+        if not parts:
+            return np.zeros(0) if which == "predict" else np.zeros((0, self._embedding_width()), dtype=np.float32)
+        return np.concatenate(parts)
+
+    def predict(self, archs: Sequence[Hashable]) -> np.ndarray:
+        out = self._outputs(archs, "predict")
+        return self.scaler.inverse(out) if self.scaler is not None else out
+
+    def embed(self, archs: Sequence[Hashable]) -> np.ndarray:
+        """The learned representation (see the class docstring) as float32 rows."""
+        return self._outputs(archs, "embed")
