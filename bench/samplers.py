@@ -213,6 +213,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=3, help="ensemble size of uncertainty and BAL (METHODS: 5)")
     parser.add_argument("--max-pseudo", type=int, default=100, help="cap on DARE's pseudo-labelled set (paper: none)")
     parser.add_argument("--ablation-seeds", type=int, default=1, help="seeds of the Table 6 ablation (0 skips it)")
+    parser.add_argument("--ablations", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS),
+                        help="ablation variants to run (default: all)")
     parser.add_argument("--curve-size", type=int, default=2000)
     parser.add_argument("--scale-sizes", type=int, nargs="*", default=[10_000, 100_000, 423_624])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nasplug_bench_samplers.jsonl"))
@@ -255,6 +257,8 @@ def main() -> None:
         data = []
         for seed in range(args.ablation_seeds):
             for variant, options in ABLATIONS.items():
+                if variant not in args.ablations:
+                    continue
                 spec = {**specs["dare"], **options}
                 ablation.setdefault(variant, []).append(get(dataset, "dare", spec, seed, data))
     compare_seconds = time.perf_counter() - started
