@@ -70,9 +70,19 @@ _DONE: dict[str, dict[str, Any]] = {}
 _USED: set[str] = set()
 
 
+#: Bytes of ``CHECKPOINT`` already read: later loads parse only what was appended since.
+_READ = 0
+
+
 def _load_checkpoint() -> None:
+    global _READ
     if CHECKPOINT and CHECKPOINT.exists():
-        for line in CHECKPOINT.read_text().splitlines():
+        with CHECKPOINT.open("rb") as fh:
+            fh.seek(_READ)
+            data = fh.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line another process is still writing waits
+        _READ += len(complete)
+        for line in complete.decode().splitlines():
             if line.strip():
                 row = json.loads(line)
                 _DONE[row["key"]] = row
@@ -133,7 +143,8 @@ def main() -> None:
     parser.add_argument("--other-seeds", type=int, default=20, help="seeds on TransNAS micro and NAS-Bench-Macro (0 skips)")
     parser.add_argument("--checkpoint", type=Path, help="JSON-lines file of finished runs, reused when the bench restarts "
                         "(several processes may share it, e.g. one with --only predictor_guided)")
-    parser.add_argument("--only", help="comma-separated strategies: run only these on NB201 and write no report "
+    parser.add_argument("--only", help="comma-separated strategies and/or parts (ablation, pareto, other_spaces): "
+                        "run only these and write no report "
                         "(to fill a shared --checkpoint in parallel)")
     args = parser.parse_args()
     import torch
@@ -338,8 +349,8 @@ def write_report(args, rows, curves, optimum, ablation, pareto, controller, timi
         if label != "torch_threads":
             lines.append(f"- {label}: {1000 * value:.1f} ms")
     compute = sum(_DONE[k].get("seconds", 0.0) for k in _USED if k in _DONE)
-    lines += ["", f"Compute time of all runs {compute / 60:.1f} min (sum of per-run wall times, some on a machine shared with "
-              f"other benches, load ~4; this invocation {seconds / 60:.1f} min, finished runs read from --checkpoint); "
+    lines += ["", f"Compute time of all runs {compute / 60:.1f} min (sum of per-run wall times; runs may have shared the "
+              f"machine with other jobs; this invocation {seconds / 60:.1f} min, finished runs read from --checkpoint); "
               "mean seconds per run: " +
               ", ".join(f"{k} {v:.2f}" for k, v in timings.items() if k.endswith(f"/{max(args.budgets)}") and k.startswith("cifar10/"))]
     write_results("search", {"seeds": args.seeds, "guided_seeds": args.guided_seeds, "budgets": args.budgets,
