@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -373,7 +374,8 @@ def markdown(args: argparse.Namespace, res: dict[str, Any]) -> str:
           f"Settings: synthetic input {args.images} x 3 x {args.input_size} x {args.input_size} (paper 64 x 3 x 32 x 32), "
           f"kernel bank 64 x 64 x 7 x 7, L1 width 100, Adam lr 1e-3 betas (0.9, 0.95), soft-rank l2 strength 3.0, "
           f"{args.archs_per_step or 'all'} architectures per step, seed {args.seed}. Command: "
-          f"`{res['command']}`. CPU, 1 torch thread, a shared 2-core machine (load 6-13 during the runs). "
+          f"`{res['command']}`. CPU, 1 torch thread, a 2-core machine shared with other benches (1-minute load "
+          f"average {res.get('load', '?')} when the last invocation ended). "
           + (f"Produced section by section with `--resume` ({res['invocations']} invocations; runs killed from "
              "outside resumed from the scorers and scores kept in `--ckpt-dir`), so there is no single wall time. "
              if res.get("invocations", 1) > 1 else f"Wall time {res['seconds'] / 60:.1f} min. ")
@@ -440,7 +442,7 @@ def markdown(args: argparse.Namespace, res: dict[str, Any]) -> str:
                f"{best.get('size', 0):,} parameters, {s['best_layers']} layers, score {fmt(best.get('score'))}. "
                "The paper's searched networks reach 96.6-96.7% on CIFAR-10 after 1440 epochs; we do not train it.", ""]
     if "timing" in res:
-        md += ["## Timing (CPU, 1 thread, loaded machine)", "", "| model | s / scored arch | s / step (7 archs) |", "|---|---|---|"]
+        md += ["## Timing (CPU, 1 thread, machine load as stated above)", "", "| model | s / scored arch | s / step (7 archs) |", "|---|---|---|"]
         for label, t in res["timing"].items():
             md.append(f"| NB201, {label} | {t['seconds_per_scored_arch']:.2f} | {t['seconds_per_step_7_archs']:.1f} |")
         if "cross" in res:
@@ -502,6 +504,7 @@ def main() -> None:
     res.update({k: v for k, v in kept.items() if k != "section_settings"})
 
     def save() -> None:
+        res["load"] = round(os.getloadavg()[0], 1)
         if ran or not kept:
             res["seconds"] = elapsed + time.perf_counter() - start
         else:  # nothing run: only the report is rewritten

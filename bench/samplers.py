@@ -111,7 +111,8 @@ def active_learning(data: Data, sampler_spec: dict, predictor_spec: dict, seed: 
         if target in CHECKPOINTS:
             unl = np.flatnonzero(mask)
             pred = predictor.predict([pool[i] for i in unl])
-            row.update(kendall_tau=metrics.kendall_tau(pred, y[unl]), mse=metrics.mse(pred / 100.0, y[unl] / 100.0))
+            row.update(kendall_tau=metrics.kendall_tau(pred, y[unl]), mse=metrics.mse(pred / 100.0, y[unl] / 100.0),
+                       predictions=np.round(pred, 3).tolist())  # of the unlabelled architectures, for stratified metrics
         trace = getattr(sampler, "last_trace", None)
         if trace is not None and r > 0:
             row["trace"] = {"mode": trace.mode, "hopkins": trace.hopkins, "candidates": trace.candidates,
@@ -130,6 +131,12 @@ class Cache:
             for line in path.read_text().splitlines():
                 entry = json.loads(line)
                 self.runs[entry["key"]] = entry["run"]
+
+    def update(self, key: str, run: Any) -> None:
+        """Store a changed run (the later line wins when the file is read)."""
+        self.runs[key] = run
+        with self.path.open("a") as f:
+            f.write(json.dumps({"key": key, "run": run}, default=float) + "\n")
 
     def get(self, key: str, compute: Any) -> Any:
         if key not in self.runs:
@@ -151,6 +158,49 @@ def _fmt(values: list[float], digits: int = 4) -> str:
 
 def _checkpoint(run: dict, labels: int) -> dict:
     return next(r for r in run["rounds"] if r["labels"] == labels)
+
+
+def backfill(run: dict, data: "Data", predictor_spec: dict, seed: int) -> bool:
+    """Add the checkpoint predictions to a run cached before they were kept, by refitting the
+    checkpoint's predictor (same labelled set, same derived fit seed, hence the same network).
+    Returns whether anything was added."""
+    added = False
+    for r, row in enumerate(run["rounds"]):
+        if row["labels"] not in CHECKPOINTS or "predictions" in row:
+            continue
+        labelled = run["labelled"][:row["labels"]]
+        predictor = registry().create("predictor", predictor_spec, section="predictor", space=data.space)
+        predictor.fit([data.pool[i] for i in labelled], data.y[labelled], seed=derive_seed(seed, "fit", r))
+        mask = np.ones(len(data.pool), dtype=bool)
+        mask[labelled] = False
+        pred = predictor.predict([data.pool[i] for i in np.flatnonzero(mask)])
+        kt = metrics.kendall_tau(pred, data.y[mask])
+        if abs(kt - row["kendall_tau"]) > 1e-6:
+            print(f"  warning: refitted predictor gives KT {kt:.6f}, the run stored {row['kendall_tau']:.6f}")
+        row["predictions"] = np.round(pred, 3).tolist()
+        added = True
+    return added
+
+
+def _without_predictions(run: dict) -> dict:
+    return {**run, "rounds": [{k: v for k, v in r.items() if k != "predictions"} for r in run["rounds"]]}
+
+
+def strata(run: dict, y: np.ndarray, labels: int) -> dict[str, float]:
+    """Where a checkpoint's ranking is good or bad: KT among the unlabelled architectures at or
+    above the space's median accuracy, KT and MSE without the collapsed tail (accuracy below half
+    the median: the untrainable cells), and the tail's share of the labelled set."""
+    row = _checkpoint(run, labels)
+    labelled = np.asarray(run["labelled"][:labels])
+    mask = np.ones(len(y), dtype=bool)
+    mask[labelled] = False
+    pred, truth = np.asarray(row["predictions"]), y[mask]
+    median = float(np.median(y))
+    top, keep = truth >= median, truth >= 0.5 * median
+    return {"kt_top_half": metrics.kendall_tau(pred[top], truth[top]),
+            "kt_without_tail": metrics.kendall_tau(pred[keep], truth[keep]),
+            "mse_without_tail": metrics.mse(pred[keep] / 100.0, truth[keep] / 100.0),
+            "tail_share": float(np.mean(y[labelled] < 0.5 * median))}
 
 
 # --- distribution (section 5.10) ---------------------------------------------------------------
@@ -219,6 +269,9 @@ def main() -> None:
     parser.add_argument("--scale-sizes", type=int, nargs="*", default=[10_000, 100_000, 423_624])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nasplug_bench_samplers.jsonl"))
     parser.add_argument("--out", default="samplers", help="name of the result files under bench/results")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="report only the runs already in --cache (each row says how many seeds it has)")
+    parser.add_argument("--runs-only", action="store_true", help="run the comparison and ablation, skip the report")
     args = parser.parse_args()
     root = benchmarks_dir()
     torch.set_num_threads(1)
@@ -232,8 +285,10 @@ def main() -> None:
              "random": {"name": "random"}}
     started = time.perf_counter()
 
-    def get(dataset: str, name: str, spec: dict, seed: int, data: list) -> dict:
+    def get(dataset: str, name: str, spec: dict, seed: int, data: list) -> dict | None:
         key = json.dumps([dataset, name, spec, predictor, seed], sort_keys=True)
+        if args.cached_only and key not in cache.runs:
+            return None
         def compute() -> dict:
             if not data:
                 data.append(Data(dataset, args.curve_size))
@@ -245,12 +300,16 @@ def main() -> None:
         return cache.get(key, compute)
 
     runs: dict[tuple[str, str], list[dict]] = {}
+    keys: dict[int, tuple[str, str, dict, int]] = {}
     for dataset in args.datasets:
         data: list = []
         n_seeds = args.seeds if dataset == args.datasets[0] or args.seeds_other is None else args.seeds_other
         for seed in range(n_seeds):
             for name in args.samplers:
-                runs.setdefault((dataset, name), []).append(get(dataset, name, specs[name], seed, data))
+                run = get(dataset, name, specs[name], seed, data)
+                if run is not None:
+                    runs.setdefault((dataset, name), []).append(run)
+                    keys[id(run)] = (dataset, name, specs[name], seed)
     ablation: dict[str, list[dict]] = {}
     if args.ablation_seeds:
         dataset = args.datasets[0]
@@ -260,8 +319,23 @@ def main() -> None:
                 if variant not in args.ablations:
                     continue
                 spec = {**specs["dare"], **options}
-                ablation.setdefault(variant, []).append(get(dataset, "dare", spec, seed, data))
+                run = get(dataset, "dare", spec, seed, data)
+                if run is not None:
+                    ablation.setdefault(variant, []).append(run)
     compare_seconds = time.perf_counter() - started
+    if args.runs_only:
+        return
+    loaded: dict[str, Data] = {}
+    for (dataset, name), rs in runs.items():
+        for run in rs:
+            _, _, spec, seed = keys[id(run)]
+            if not all("predictions" in _checkpoint(run, c) for c in CHECKPOINTS):
+                loaded.setdefault(dataset, Data(dataset, args.curve_size))
+                print(f"  refitting the checkpoint predictors of {dataset} {name} seed {seed}", flush=True)
+                if backfill(run, loaded[dataset], predictor, seed):
+                    cache.update(json.dumps([dataset, name, spec, predictor, seed], sort_keys=True), run)
+    args.samplers = [name for name in args.samplers if any(runs.get((d, name)) for d in args.datasets)]
+    args.datasets = [d for d in args.datasets if any(runs.get((d, name)) for name in args.samplers)]
 
     # speed
     scale = [scale_run(n, 144, 15, "nb101") for n in args.scale_sizes]
@@ -299,15 +373,33 @@ def main() -> None:
              f"n* = 10, pseudo-labelled set capped at {args.max_pseudo} (paper: no cap), distribution decided per round (Hopkins rule).",
              "Schedule: 5 random initial labels (shared by all samplers of a seed), 10 per round, rounds capped to hit 78 and 150. "
              "KT / MSE on all unlabelled NB201 architectures (test accuracy after 200 epochs; MSE on the fraction scale).", ""]
+    stratified: dict[str, list[dict[str, float]]] = {}
     for dataset in args.datasets:
-        lines += [f"## {dataset} ({len(runs[(dataset, args.samplers[0])])} seed(s), mean +- std)", "", "| sampler | KT @ 78 | MSE @ 78 | KT @ 150 | MSE @ 150 |", "|---|---|---|---|---|"]
+        lines += [f"## {dataset} (mean +- std over seeds)", "", "| sampler | seeds | KT @ 78 | MSE @ 78 | KT @ 150 | MSE @ 150 |", "|---|---|---|---|---|---|"]
         for name in args.samplers:
-            rs = runs[(dataset, name)]
+            rs = runs.get((dataset, name), [])
+            if not rs:
+                continue
             cells = []
             for labels in CHECKPOINTS:
                 cells += [_fmt([_checkpoint(r, labels)["kendall_tau"] for r in rs]), _fmt([_checkpoint(r, labels)["mse"] * 1e4 for r in rs], 2)]
-            lines.append(f"| {name} | {cells[0]} | {cells[1]} e-4 | {cells[2]} | {cells[3]} e-4 |")
-        lines.append(f"| DARE (paper, Table 1) | {PAPER['dare'][78][0]} | {PAPER['dare'][78][1]} | {PAPER['dare'][150][0]} | {PAPER['dare'][150][1]} |")
+            lines.append(f"| {name} | {len(rs)} | {cells[0]} | {cells[1]} e-4 | {cells[2]} | {cells[3]} e-4 |")
+        lines.append(f"| DARE (paper, Table 1) | - | {PAPER['dare'][78][0]} | {PAPER['dare'][78][1]} | {PAPER['dare'][150][0]} | {PAPER['dare'][150][1]} |")
+        y = loaded.setdefault(dataset, Data(dataset, 10)).y
+        median = float(np.median(y))
+        lines += ["", f"Where the rankings differ, at 150 labels: KT among the unlabelled architectures at or above the median "
+                      f"accuracy ({median:.1f} %), KT and MSE without the collapsed tail (accuracy below {median / 2:.1f} %, "
+                      f"{np.mean(y < median / 2) * 100:.1f} % of the space), and the tail's share of the 150 labelled.", "",
+                  "| sampler | KT all | KT top half | KT without tail | MSE without tail | tail share of labelled |", "|---|---|---|---|---|---|"]
+        for name in args.samplers:
+            rs = runs.get((dataset, name), [])
+            if not rs:
+                continue
+            st = [strata(run, y, 150) for run in rs]
+            stratified[f"{dataset}/{name}"] = st
+            lines.append(f"| {name} | {_fmt([_checkpoint(r, 150)['kendall_tau'] for r in rs])} | "
+                         f"{_fmt([x['kt_top_half'] for x in st])} | {_fmt([x['kt_without_tail'] for x in st])} | "
+                         f"{_fmt([x['mse_without_tail'] * 1e4 for x in st], 2)} e-4 | {_fmt([x['tail_share'] for x in st], 3)} |")
         modes = [r["trace"]["mode"] for run in runs.get((dataset, "dare"), []) for r in run["rounds"] if "trace" in r]
         hop = [r["trace"]["hopkins"] for run in runs.get((dataset, "dare"), []) for r in run["rounds"] if "trace" in r and r["trace"]["hopkins"] is not None]
         if modes:
@@ -315,11 +407,11 @@ def main() -> None:
                           f"(Hopkins {np.min(hop):.2f}-{np.max(hop):.2f}, threshold 0.75)."]
         lines.append("")
     if ablation:
-        lines += [f"## DARE ablation (Table 6 analogue, {args.datasets[0]}, {args.ablation_seeds} seed(s))", "",
-                  "| variant | KT @ 78 | KT @ 150 | paper NB201 uniform / non-uniform (K = 150) |", "|---|---|---|---|"]
+        lines += [f"## DARE ablation (Table 6 analogue, {args.datasets[0]})", "",
+                  "| variant | seeds | KT @ 78 | KT @ 150 | paper NB201 uniform / non-uniform (K = 150) |", "|---|---|---|---|---|"]
         for variant, rs in ablation.items():
             paper = PAPER_ABLATION.get(variant, ("-", "-"))
-            lines.append(f"| {variant} | {_fmt([_checkpoint(r, 78)['kendall_tau'] for r in rs])} | "
+            lines.append(f"| {variant} | {len(rs)} | {_fmt([_checkpoint(r, 78)['kendall_tau'] for r in rs])} | "
                          f"{_fmt([_checkpoint(r, 150)['kendall_tau'] for r in rs])} | {paper[0]} / {paper[1]} |")
         lines += ["", "w/o FS: neighbourhoods from the whole pool, no first-stage intersections; w/o SS: the first stage's "
                       "farthest sets decide, no pseudo-labelling; w/o TMMS: plain max-min cosine distance; w/o KGA: "
@@ -363,7 +455,9 @@ def main() -> None:
 
     write_results(args.out, {
         "settings": vars(args) | {"cache": str(args.cache)}, "predictor": predictor, "specs": specs, "schedule": schedule(),
-        "runs": {f"{d}/{s}": rs for (d, s), rs in runs.items()}, "ablation": ablation, "scale": scale + scale_small,
+        "runs": {f"{d}/{s}": [_without_predictions(r) for r in rs] for (d, s), rs in runs.items()},
+        "stratified_150": stratified, "ablation": {v: [_without_predictions(r) for r in rs] for v, rs in ablation.items()},
+        "scale": scale + scale_small,
         "distribution": dist, "paper": {"table1": PAPER, "table6": PAPER_ABLATION}}, "\n".join(lines))
     _plots(runs, args, coarse, fine, header)
 
@@ -376,7 +470,9 @@ def _plots(runs: dict, args: Any, coarse: dict, fine: dict, header: list[str]) -
     fig, axes = plt.subplots(1, len(args.datasets), figsize=(4.6 * len(args.datasets), 3.8), squeeze=False)
     for ax, dataset in zip(axes[0], args.datasets):
         for name in args.samplers:
-            rs = runs[(dataset, name)]
+            rs = runs.get((dataset, name), [])
+            if not rs:
+                continue
             labels = [r["labels"] for r in rs[0]["rounds"]]
             kt = np.array([[r["kt_curve"] for r in run["rounds"]] for run in rs])
             m, s = kt.mean(axis=0), kt.std(axis=0)
@@ -384,7 +480,7 @@ def _plots(runs: dict, args: Any, coarse: dict, fine: dict, header: list[str]) -
             ax.fill_between(labels, m - s, m + s, alpha=0.15)
         ax.axhline(0.7854, color="grey", ls="--", lw=0.8)
         ax.text(150, 0.7854, "DARE paper @150", fontsize=7, ha="right", va="bottom", color="grey")
-        ax.set_title(f"NB201 {dataset} ({len(rs)} seed(s), {args.epochs} epochs)")
+        ax.set_title(f"NB201 {dataset} ({args.epochs} epochs; seeds per sampler in the table)")
         ax.set_xlabel("labelled architectures")
         ax.set_ylabel("Kendall tau (unlabelled subset)")
         ax.grid(alpha=0.3)
