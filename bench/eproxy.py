@@ -87,11 +87,12 @@ def execute(config: dict[str, Any]) -> Any:
 
 def tune(store: Path, space: str, metric: str, args: argparse.Namespace, *, configs: int, executor: Any = "local",
          archs: int | None = None, population: int | None = None, sample: int | None = None,
-         fresh: bool = False) -> dict[str, Any]:
+         fresh: bool = False, include_base: bool = False) -> dict[str, Any]:
     population = min(population or args.dps_population, configs)
     config = {"kind": "tune", "seed": args.seed, "space": space, "proxy": "eproxy", "data": data(),
               "tune": {"population": population, "sample": min(sample or args.dps_sample, population),
-                       "configurations": configs, "archs": archs or args.dps_archs, "metric": metric},
+                       "configurations": configs, "archs": archs or args.dps_archs, "metric": metric,
+                       **({"include_base": True} if include_base else {})},
               "executor": executor, "store": {"path": str(store)}}
     clock = Clock()
     result = run(config) if fresh else execute(config)
@@ -138,8 +139,15 @@ def section_nb201(store: Path, args: argparse.Namespace) -> dict[str, Any]:
     # default configuration on the DPS architectures: the fitness DPS starts from
     default_on_dps = score(store, "nb201", "eproxy", dps["tuned_archs"], ["cifar10_valid_val"], args.seed)
     rows = compare(store, "nb201", heldout, NB201_METRICS, dps["id"], args.seed)
-    return {"dps": {k: v for k, v in dps.items() if k not in ("proxy_table",)}, "default_on_dps_archs": default_on_dps,
-            "heldout": len(heldout), "rows": rows}
+    out = {"dps": {k: v for k, v in dps.items() if k not in ("proxy_table",)}, "default_on_dps_archs": default_on_dps,
+           "heldout": len(heldout), "rows": rows}
+    if args.dps_include_base:  # the same DPS with the untuned configuration in its initial population
+        based = tune(store, "nb201", "cifar10_valid_val", args, configs=args.dps_configs, executor=args.executor,
+                     include_base=True)
+        out["dps_base"] = {k: v for k, v in based.items() if k not in ("proxy_table",)}
+        out["rows"] = {**rows, "eproxy+dps (base in population)": score(
+            store, "nb201", {"name": "eproxy", "config_from": based["id"]}, heldout, NB201_METRICS, args.seed)}
+    return out
 
 
 def section_nb101(store: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -300,7 +308,12 @@ def markdown(payload: dict[str, Any]) -> str:
                f"{s['dps_sample']}) x {d['archs']} architectures, fitness = Spearman with `cifar10_valid_val`; best "
                f"training Spearman {d['best_fitness']:.3f} (configuration #{d['best_seq']}) vs {r['default_on_dps_archs']['correlations']['cifar10_valid_val']['spearman']:.3f} "
                f"for the default configuration on the same architectures; {d['seconds_per_arch']:.2f} s wall per architecture.",
-               "", f"Best configuration: `{d['best_config']}`", "",
+               "", f"Best configuration: `{d['best_config']}`", ""]
+        if "dps_base" in r:
+            b = r["dps_base"]
+            md += [f"The same DPS with the untuned configuration in its initial population (`tune.include_base`): best "
+                   f"training Spearman {b['best_fitness']:.3f} (configuration #{b['best_seq']}; #0 is the untuned one).", ""]
+        md += [
                f"Held-out: {r['heldout']} architectures not used by DPS.", "",
                "| proxy | CIFAR-10 | CIFAR-100 | ImageNet16-120 | s / arch |", "|---|---|---|---|---|"]
         for name, row in r["rows"].items():
@@ -366,13 +379,17 @@ def markdown(payload: dict[str, Any]) -> str:
 #: The settings each section's result depends on: a finished section in --workdir is reused when
 #: these match, whatever the other sections' settings.
 SECTION_SETTINGS = {
-    "nb201": ("seed", "heldout", "dps_configs", "dps_population", "dps_sample", "dps_archs", "executor"),
+    "nb201": ("seed", "heldout", "dps_configs", "dps_population", "dps_sample", "dps_archs", "executor", "dps_include_base"),
     "nb101": ("seed", "nb101_archs", "nb101_dps_configs", "dps_population", "dps_sample", "dps_archs", "executor"),
     "ablation": ("seed", "ablation_archs", "ablation_iterations"),
     "transfer": ("seed", "heldout", "dps_configs", "dps_population", "dps_sample", "dps_archs", "executor",
                  "transfer_proposals", "rea_seeds"),
     "dask": ("seed", "dask_configs", "dask_archs"),
 }
+
+
+#: Settings added after some sections were produced, with the value those sections had.
+ADDED_SETTINGS = {"dps_include_base": False}
 
 
 def reusable(done: dict[str, Any], settings: dict[str, Any]) -> list[str]:
@@ -382,7 +399,7 @@ def reusable(done: dict[str, Any], settings: dict[str, Any]) -> list[str]:
         if name not in done:
             continue
         before = done.get("section_settings", {}).get(name, done.get("settings", {}))
-        if all(before.get(k) == settings.get(k) for k in keys):
+        if all(before.get(k, ADDED_SETTINGS.get(k)) == settings.get(k) for k in keys):
             out.append(name)
     return out
 
@@ -406,6 +423,8 @@ def main() -> None:
     p.add_argument("--rea-seeds", type=int, default=10)
     p.add_argument("--dask-configs", type=int, default=2)
     p.add_argument("--dask-archs", type=int, default=4)
+    p.add_argument("--dps-include-base", action="store_true",
+                   help="also run DPS with the untuned configuration in the initial population (tune.include_base)")
     p.add_argument("--executor", default="local", help="executor of the main DPS runs (e.g. process)")
     p.add_argument("--full", action="store_true", help="the issue's settings: " + str(FULL))
     p.add_argument("--workdir", help="keep the result store and finished sections here; rerunning with the same "

@@ -135,14 +135,17 @@ class Cache:
     def update(self, key: str, run: Any) -> None:
         """Store a changed run (the later line wins when the file is read)."""
         self.runs[key] = run
-        with self.path.open("a") as f:
-            f.write(json.dumps({"key": key, "run": run}, default=float) + "\n")
+        self._append(key, run)
+
+    def _append(self, key: str, run: Any) -> None:
+        """One unbuffered write per line, so that benches sharing the cache never interleave lines."""
+        with self.path.open("ab", buffering=0) as f:
+            f.write((json.dumps({"key": key, "run": run}, default=float) + "\n").encode())
 
     def get(self, key: str, compute: Any) -> Any:
         if key not in self.runs:
             self.runs[key] = compute()
-            with self.path.open("a") as f:
-                f.write(json.dumps({"key": key, "run": self.runs[key]}, default=float) + "\n")
+            self._append(key, self.runs[key])
         return self.runs[key]
 
 

@@ -67,6 +67,24 @@ def test_tune_run_evolves_configurations_and_resumes_exactly(benchmarks, tmp_pat
     assert {k: v for k, v in resumed.result.items() if k not in timing} == {k: v for k, v in result.items() if k not in timing}
 
 
+def test_include_base_starts_the_population_from_the_untuned_configuration(benchmarks, tmp_path):
+    from nasplug.proxies.eproxy.config_space import EproxyTuningSpace
+    from nasplug.proxies.eproxy.proxy import EProxyConfig
+
+    plain = run(tune_config(tmp_path / "a", benchmarks))
+    based = run(tune_config(tmp_path / "b", benchmarks, include_base=True))
+    with Store(tmp_path / "a" / "t.db") as store:
+        plain_evals = store.evaluations(plain.id)
+    with Store(tmp_path / "b" / "t.db") as store:
+        based_evals = store.evaluations(based.id)
+    base = EproxyTuningSpace().from_options(EProxyConfig(**{k: v for k, v in TINY.items() if k != "name"}))
+    assert based_evals[0].info["config"] == base
+    assert base["learning_rate"] == 1.2 and base["features"] == [["net", "wave_h"]] * 3 and base["branches"] == 1
+    # the other initial members are the ones a run without the option draws
+    assert [e.arch for e in based_evals[1:3]] == [e.arch for e in plain_evals[1:3]]
+    assert based.result["best_fitness"] >= based_evals[0].fitness
+
+
 def test_config_from_reuses_the_tuned_configuration(benchmarks, tmp_path):
     tuned = run(tune_config(tmp_path, benchmarks, configurations=3))
     base = {"kind": "score", "seed": 1, "space": "nb201", "score": {"archs": 3, "metrics": ["cifar10_test"]},

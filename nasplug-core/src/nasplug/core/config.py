@@ -168,7 +168,10 @@ class TuneOptions:
     ``mutation_probability``, until ``configurations`` have been evaluated. A configuration's
     fitness is the Spearman correlation, over ``archs`` benchmarked architectures, between the
     proxy's direction-adjusted scores and ``metric``. ``batch_size`` children are proposed per
-    generation (1: the paper's sequential evolution)."""
+    generation (1: the paper's sequential evolution). ``include_base``: the first member of the
+    initial population is the ``[proxy]`` table's own configuration instead of a random one, so
+    the tuned result never ranks the tuning architectures worse than the untuned proxy (off by
+    default: the paper's initial population is all random)."""
 
     population: int = attrs.field(default=40, validator=positive_int)
     sample: int = attrs.field(default=10, validator=positive_int)
@@ -177,6 +180,7 @@ class TuneOptions:
     archs: int | list[str] = attrs.field(default=20, validator=_tune_archs)
     metric: str = attrs.field(default="cifar10_valid_val", validator=optional_string)
     batch_size: int = attrs.field(default=1, validator=positive_int)
+    include_base: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def __attrs_post_init__(self) -> None:
         if self.sample > self.population:

@@ -3,7 +3,8 @@
 
 The run is generic: the proxy class exposes ``tuning_space()``, an object with
 ``sample(rng) -> dict``, ``mutate(config, rng, probability) -> dict`` and ``encode(config) -> str``
-whose configurations are dicts of the proxy's own options. Regularised (aging) evolution: the
+whose configurations are dicts of the proxy's own options (and, for ``tune.include_base``,
+``from_options(config) -> dict``: a proxy config object as a configuration of the space). Regularised (aging) evolution: the
 first ``population`` configurations are random; after that each child mutates the fittest of
 ``sample`` configurations drawn from the latest ``population``. A configuration's fitness is the
 Spearman correlation between the proxy's direction-adjusted scores and the benchmark ``metric``
@@ -76,6 +77,8 @@ class TuneRun(RunKind):
             raise ConfigError(
                 f"proxy '{self.name}' has no tuning space; tune runs need a proxy whose class defines tuning_space() (e.g. eproxy)")
         self.tuning = factory()
+        if o.include_base and not hasattr(self.tuning, "from_options"):
+            raise ConfigError(f"tune.include_base = true needs a tuning space with from_options(); proxy '{self.name}' has none; set it to false")
         self.benchmark = space.load_benchmark(config.benchmark.path)
         self.benchmark.check_metric(o.metric)
         if isinstance(o.archs, list):
@@ -128,6 +131,8 @@ class TuneRun(RunKind):
             if seq < o.population:
                 n = min(o.population, o.configurations) - seq
                 proposals = [self.tuning.sample(rng) for _ in range(n)]
+                if seq == 0 and o.include_base:  # drawn anyway: the other members match a run without it
+                    proposals[0] = self.tuning.from_options(self.base.config)
             else:
                 n = min(o.batch_size, o.configurations - seq)
                 proposals = [self._child(population, rng) for _ in range(n)]

@@ -97,6 +97,16 @@ class EproxyTuningSpace:
                     child[key][slot] = _pick(choices, rng)
         return child
 
+    def from_options(self, options: Any) -> dict[str, Any]:
+        """An :class:`EProxyConfig` (e.g. the untuned defaults) as a configuration of this space:
+        its global fields as they are, its per-branch lists padded to the three slots with their
+        last entry (inactive slots, which later mutations of ``branches`` may switch on)."""
+        config: dict[str, Any] = {key: getattr(options, key) for key in GLOBAL_CHOICES}
+        for key in ("features", *SLOT_CHOICES):
+            values = [json.loads(json.dumps(v)) for v in getattr(options, key)][:SLOTS]
+            config[key] = values + [values[-1]] * (SLOTS - len(values))
+        return config
+
     def encode(self, config: dict[str, Any]) -> str:
         """A stable string id of ``config`` (sorted JSON)."""
         return json.dumps(config, sort_keys=True, separators=(",", ":"))
