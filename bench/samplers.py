@@ -259,6 +259,7 @@ def scale_run(size: int, dim: int, labelled: int, preset: str) -> dict[str, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=1, help="seeds of the comparison on the first dataset")
+    parser.add_argument("--seed-from", type=int, default=0, help="skip the seeds below this one (to split seeds over processes)")
     parser.add_argument("--seeds-other", type=int, default=None, help="seeds on the other datasets (default: --seeds)")
     parser.add_argument("--datasets", nargs="+", default=["cifar10"], choices=list(DATASETS))
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
@@ -307,7 +308,7 @@ def main() -> None:
     for dataset in args.datasets:
         data: list = []
         n_seeds = args.seeds if dataset == args.datasets[0] or args.seeds_other is None else args.seeds_other
-        for seed in range(n_seeds):
+        for seed in range(args.seed_from, n_seeds):
             for name in args.samplers:
                 run = get(dataset, name, specs[name], seed, data)
                 if run is not None:
