@@ -289,8 +289,11 @@ def main() -> None:
              "random": {"name": "random"}}
     started = time.perf_counter()
 
+    def run_key(dataset: str, name: str, spec: dict, seed: int) -> str:
+        return json.dumps([dataset, name, spec, predictor, seed], sort_keys=True)
+
     def get(dataset: str, name: str, spec: dict, seed: int, data: list) -> dict | None:
-        key = json.dumps([dataset, name, spec, predictor, seed], sort_keys=True)
+        key = run_key(dataset, name, spec, seed)
         if args.cached_only and key not in cache.runs:
             return None
         def compute() -> dict:
@@ -304,7 +307,7 @@ def main() -> None:
         return cache.get(key, compute)
 
     runs: dict[tuple[str, str], list[dict]] = {}
-    keys: dict[int, tuple[str, str, dict, int]] = {}
+    keys: dict[int, tuple[str, int]] = {}  # id(run) -> (cache key, seed)
     for dataset in args.datasets:
         data: list = []
         n_seeds = args.seeds if dataset == args.datasets[0] or args.seeds_other is None else args.seeds_other
@@ -313,7 +316,7 @@ def main() -> None:
                 run = get(dataset, name, specs[name], seed, data)
                 if run is not None:
                     runs.setdefault((dataset, name), []).append(run)
-                    keys[id(run)] = (dataset, name, specs[name], seed)
+                    keys[id(run)] = (run_key(dataset, name, specs[name], seed), seed)
     ablation: dict[str, list[dict]] = {}
     if args.ablation_seeds:
         dataset = args.datasets[0]
@@ -332,12 +335,12 @@ def main() -> None:
     loaded: dict[str, Data] = {}
     for (dataset, name), rs in runs.items():
         for run in rs:
-            _, _, spec, seed = keys[id(run)]
+            key, seed = keys[id(run)]
             if not all("predictions" in _checkpoint(run, c) for c in CHECKPOINTS):
                 loaded.setdefault(dataset, Data(dataset, args.curve_size))
                 print(f"  refitting the checkpoint predictors of {dataset} {name} seed {seed}", flush=True)
                 if backfill(run, loaded[dataset], predictor, seed):
-                    cache.update(json.dumps([dataset, name, spec, predictor, seed], sort_keys=True), run)
+                    cache.update(key, run)
     args.samplers = [name for name in args.samplers if any(runs.get((d, name)) for d in args.datasets)]
     args.datasets = [d for d in args.datasets if any(runs.get((d, name)) for name in args.samplers)]
 
