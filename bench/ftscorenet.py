@@ -1,7 +1,8 @@
 """FT-ScoreNet (shared/seeds/002): prediction on NAS-Bench-201 (paper Table VI, Fig. 5f), the
 cross-space table (Tables I-II analogue, with and without v-norm, next to params, FLOPs and
 naswot), the ensemble of per-space scorers (Eq. 4), the NSGA-II-DE search in the Zen-NAS
-ResNet-like space, and timings.
+ResNet-like space, held-out Spearman against training length (section ``steps``, not in the
+default ``--sections``), and timings.
 
     nice -n 10 .venv/bin/python bench/ftscorenet.py                 # default: 17 min at load 8, small model
     nice -n 10 .venv/bin/python bench/ftscorenet.py --images 64 --input-size 32 \\
@@ -70,6 +71,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--cross-steps", type=int, default=4, help="training steps per space")
     p.add_argument("--cross-test", type=int, default=20, help="held-out architectures per space")
     p.add_argument("--no-iterated", action="store_true", help="skip the scorer trained by iterating over all spaces")
+    # training length per space
+    p.add_argument("--steps-spaces", default="darts", help="spaces of the 'steps' section (comma list)")
+    p.add_argument("--steps-marks", default="30,60,100,150,200,300",
+                   help="training steps at which the 'steps' section scores the cross-table test set")
     # search
     p.add_argument("--search-pop", type=int, default=12, help="paper: 512")
     p.add_argument("--search-gens", type=int, default=3, help="paper: 100")
@@ -306,6 +311,34 @@ def fit_ensemble(args: argparse.Namespace, sets: dict[str, Any], members: dict[s
             "heldout_mean": float(np.nanmean(list(per_space.values()))), "members_heldout": singles, "_ensemble": ens}
 
 
+# --- held-out Spearman against training length ----------------------------------------------
+def section_steps(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the cross table's v-norm scorer of each space in ``--steps-spaces`` (same split,
+    initialisation and batch seed, so its value at ``--cross-steps`` is that table's diagonal)
+    for the largest mark and score the test set at every mark: how much of a gap to the paper
+    is training length."""
+    marks = sorted({int(m) for m in args.steps_marks.split(",") if m.strip()})
+    sets = load_sets(argparse.Namespace(**{**vars(args), "spaces": args.steps_spaces}))
+    out: dict[str, Any] = {"marks": marks, "spaces": {}}
+    for name, data in sets.items():
+        model = FTScoreNet(model_config(args, True), seed=derive_seed(args.seed, "cross-init", name))
+        curve: dict[int, float] = {}
+
+        def record(step: int, m: FTScoreNet) -> None:
+            if step + 1 in marks:
+                curve[step + 1] = metrics.spearman(m.score_many(data["space"], data["test"]), data["y_test"])
+                m.clear_cache()
+                print(f"  {name} step {step + 1}: held-out Spearman {curve[step + 1]:.3f}", flush=True)
+
+        start = time.perf_counter()
+        train(model, [LabelledSet(name, data["space"], data["train"], data["y_train"])],
+              TrainConfig(steps=marks[-1], archs_per_step=args.archs_per_step),
+              seed=derive_seed(args.seed, "cross-train", name, "vnorm"), callback=record)
+        out["spaces"][name] = {"test_archs": len(data["test"]), "train_pool": len(data["train"]),
+                               "spearman": {str(k): v for k, v in curve.items()}, "seconds": time.perf_counter() - start}
+    return out
+
+
 # --- search ---------------------------------------------------------------------------------
 def section_search(args: argparse.Namespace, scorer: Any, scorer_name: str) -> dict[str, Any]:
     space = registry().create("space", {"name": "zen_resnet", "max_params": int(args.budget)})
@@ -385,7 +418,7 @@ def markdown(args: argparse.Namespace, res: dict[str, Any]) -> str:
         md += ["## Prediction on NAS-Bench-201 (paper Table VI, Fig. 5f)", "",
                f"Trained on {r['train_archs']} random architectures with CIFAR-100 accuracy (the table's 200-epoch "
                f"test accuracy: our data has no CIFAR-100 validation column), {r['steps']} steps; scored on "
-               f"{r['eval_archs']} other architectures (the paper scores all 15,625, training ones included, after "
+               f"{r['eval_archs']:,} other architectures (the paper scores all 15,625, training ones included, after "
                "200 steps of 100 architectures).", "",
                "| test accuracy | Kendall tau | Spearman | paper (Kendall / Spearman) |", "|---|---|---|---|"]
         for metric, c in r["datasets"].items():
@@ -431,6 +464,17 @@ def markdown(args: argparse.Namespace, res: dict[str, Any]) -> str:
                 md.append(f"| {LABELS[t]} | {fmt(v)} | {fmt(e['members_heldout'][best][t])} ({LABELS[best]}) |")
             md += [f"| mean | {fmt(e['heldout_mean'])} | |", "",
                    "Weights: " + ", ".join(f"{LABELS[m]} {w:.3f}" for m, w in zip(e["members"], e["weights"])) + ".", ""]
+    if "steps" in res:
+        st = res["steps"]
+        md += ["## Training length (v-norm scorer, same space)", "",
+               f"`--sections steps --steps-spaces {args.steps_spaces} --steps-marks {args.steps_marks}`: held-out "
+               f"Spearman after each number of steps ({args.archs_per_step} architectures per step), on the cross "
+               "table's test set; the cross table's diagonal is the value at its step count.", "",
+               "| space | " + " | ".join(f"{m} steps" for m in st["marks"]) + " | paper |", "|---" * (len(st["marks"]) + 2) + "|"]
+        for n, r in st["spaces"].items():
+            md.append(f"| {LABELS.get(n, n)} | " + " | ".join(fmt(r["spearman"].get(str(m))) for m in st["marks"]) +
+                      f" | {PAPER_DIAGONAL.get(n, ('–',))[0]} |")
+        md.append("")
     if "search" in res:
         s = res["search"]
         best = s["best"] or {}
@@ -458,7 +502,9 @@ SECTION_KEYS = {"nb201": ("seed", "images", "input_size", "archs_per_step", "nb2
                            "cross_test", "no_iterated"),
                  "search": ("seed", "images", "input_size", "archs_per_step", "spaces", "transnas_task", "cross_steps",
                             "cross_test", "search_pop", "search_gens", "budget"),
-                 "timing": ("seed", "images", "input_size")}
+                 "timing": ("seed", "images", "input_size"),
+                 "steps": ("seed", "images", "input_size", "archs_per_step", "transnas_task", "cross_test",
+                           "steps_spaces", "steps_marks")}
 
 
 def previous_sections(args: argparse.Namespace) -> dict[str, Any]:
@@ -536,6 +582,11 @@ def main() -> None:
         print("NSGA-II-DE search", flush=True)
         ran = True
         res["search"] = section_search(args, scorer, scorer_name)
+        save()
+    if "steps" in sections and "steps" not in res:
+        print("training length", flush=True)
+        ran = True
+        res["steps"] = section_steps(args)
         save()
     if "timing" in sections and "timing" not in res:
         print("timing", flush=True)
