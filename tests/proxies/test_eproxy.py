@@ -59,6 +59,20 @@ class TestConformance(ProxyConformance):
         return nb201_space()
 
 
+def test_a_network_that_ignores_its_input_scores_nan_so_it_ranks_last(space, images):
+    """Every edge into the output node is ``none``: the cell outputs zeros, every stage output
+    is the same for any image, and regressing onto a constant would otherwise undercut the
+    loss of working networks (a proxy-guided REA converged on such cells)."""
+    from nasplug.core.runs.tune import ranked_fitness
+
+    proxy = make(space, iterations=3)
+    dead = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|")
+    through_skip = space.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+    scores = [proxy.score(a, ctx(images)) for a in (dead, through_skip, space.parse(LARGEST))]
+    assert math.isnan(scores[0]) and all(math.isfinite(v) for v in scores[1:])
+    assert np.argmin(ranked_fitness(proxy, scores)) == 0
+
+
 def test_barrier_weights_never_change_while_the_rest_trains(space, images):
     proxy = make(space, iterations=4)
     arch = space.parse(LARGEST)

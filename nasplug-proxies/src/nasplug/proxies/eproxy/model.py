@@ -75,15 +75,19 @@ class EproxyModel(nn.Module):
         self.transforms = nn.ModuleList(Transform(c, o, k) for c, o, k in zip(tap_channels, out_channels, kernels))
 
     @staticmethod
-    def probe(network: nn.Module, x: torch.Tensor) -> list[int]:
-        """Channels of the stage outputs (deepest first), from an eval-mode pass on two images
-        (eval mode leaves the BN statistics untouched)."""
+    def probe(network: nn.Module, x: torch.Tensor) -> tuple[list[int], list[bool]]:
+        """Channels of the stage outputs (deepest first) and whether each depends on the input,
+        from an eval-mode pass on two images (eval mode leaves the BN statistics untouched).
+
+        A stage output that is the same for two different images carries nothing of the input:
+        e.g. a NAS-Bench-201 cell whose every edge into the output node is ``none``."""
         was = network.training
         network.eval()
         with torch.no_grad():
             taps = stage_outputs(network, x[:2])
         network.train(was)
-        return [int(t.shape[1]) for t in taps]
+        varies = [t.shape[0] < 2 or bool((t[0] - t[1]).abs().max() > 1e-6 * (t.abs().max() + 1e-12)) for t in taps]
+        return [int(t.shape[1]) for t in taps], varies
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         taps = stage_outputs(self.network, x)

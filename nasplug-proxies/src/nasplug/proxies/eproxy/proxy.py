@@ -162,7 +162,8 @@ class EProxy(Proxy):
 
     def build(self, arch: Hashable, images: Any, ctx: ProxyContext) -> tuple[Any, Any]:
         """``(model, barrier)`` for ``arch``, initialised from ``ctx.seed`` (torch's global RNG is
-        forked, so the caller's stream is untouched)."""
+        forked, so the caller's stream is untouched); ``(None, None)`` when none of the branches'
+        stage outputs depends on the input (see :meth:`losses`)."""
         import torch
 
         from nasplug.proxies.eproxy.model import Barrier, EproxyModel, initialise
@@ -171,8 +172,10 @@ class EProxy(Proxy):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(ctx.seed, "eproxy", "network"))
             network = self.space.to_module(arch, num_classes=ctx.num_classes, **c.module_options)
-            taps = EproxyModel.probe(network, images)
+            taps, varies = EproxyModel.probe(network, images)
             branches = min(c.branches, len(taps))
+            if not any(varies[:branches]):
+                return None, None
             outs = c.transform_channels[:branches] if c.barrier else c.barrier_channels[:branches]
             model = EproxyModel(network, taps[:branches], outs, c.transform_kernel[:branches], c.target_size)
             initialise(model, c.init_net)
@@ -237,12 +240,21 @@ class EProxy(Proxy):
 
     # --- the proxy ------------------------------------------------------------------------
     def losses(self, arch: Hashable, ctx: ProxyContext) -> tuple[list[float], Any]:
-        """The evaluation loss of every iteration and the trained model (for inspection)."""
+        """The evaluation loss of every iteration and the trained model (for inspection).
+
+        A network whose branch inputs do not depend on the image (every stage output it taps is
+        the same for any input) gets NaN losses, so its score ranks last, as the zero-cost
+        proxies do for degenerate networks. Regressing image-dependent targets from a constant
+        can do no better than predicting their mean, a loss that undercuts the 10-iteration loss
+        of most working networks, so without this rule such networks score best and a
+        proxy-guided search converges on them (a choice of ours; the paper does not discuss it)."""
         import torch
 
         images = self._images(ctx).to(ctx.device)
-        targets = [t.to(ctx.device) for t in self.targets(images.cpu())]
         model, barrier = self.build(arch, images.cpu(), ctx)
+        if model is None:
+            return [math.nan] * self.config.iterations, (None, None)
+        targets = [t.to(ctx.device) for t in self.targets(images.cpu())]
         model.to(ctx.device)
         if barrier is not None:
             barrier.to(ctx.device)
