@@ -99,9 +99,10 @@ def tune(store: Path, space: str, metric: str, args: argparse.Namespace, *, conf
     return {"id": result.id, **result.result, **clock.done()}
 
 
-def score(store: Path, space: str, proxy: Any, archs: list[str], metric_names: list[str], seed: int) -> dict[str, Any]:
+def score(store: Path, space: str, proxy: Any, archs: list[str], metric_names: list[str], seed: int,
+          executor: Any = "local") -> dict[str, Any]:
     config = {"kind": "score", "seed": seed, "space": space, "proxy": proxy, "data": data(),
-              "score": {"archs": archs, "metrics": metric_names}, "store": {"path": str(store)}}
+              "score": {"archs": archs, "metrics": metric_names}, "executor": executor, "store": {"path": str(store)}}
     clock = Clock()
     result = execute(config).result
     return {**result, **clock.done()}
@@ -119,13 +120,14 @@ def available(names: list[str]) -> list[str]:
 
 
 def compare(store: Path, space: str, archs: list[str], metric_names: list[str], tuned_id: int | None,
-            seed: int) -> dict[str, Any]:
+            seed: int, executor: Any = "local") -> dict[str, Any]:
     """Score runs of default Eproxy, Eproxy+DPS (``config_from``) and the baselines on ``archs``."""
-    rows: dict[str, Any] = {"eproxy": score(store, space, "eproxy", archs, metric_names, seed)}
+    rows: dict[str, Any] = {"eproxy": score(store, space, "eproxy", archs, metric_names, seed, executor)}
     if tuned_id is not None:
-        rows["eproxy+dps"] = score(store, space, {"name": "eproxy", "config_from": tuned_id}, archs, metric_names, seed)
+        rows["eproxy+dps"] = score(store, space, {"name": "eproxy", "config_from": tuned_id}, archs, metric_names, seed,
+                                   executor)
     for name in available(BASELINES):
-        rows[name] = score(store, space, name, archs, metric_names, seed)
+        rows[name] = score(store, space, name, archs, metric_names, seed, executor)
     return rows
 
 
@@ -138,15 +140,16 @@ def section_nb201(store: Path, args: argparse.Namespace) -> dict[str, Any]:
     heldout = [k for k in (space.canonical(a) for a in pool) if k not in tuned][: args.heldout]
     # default configuration on the DPS architectures: the fitness DPS starts from
     default_on_dps = score(store, "nb201", "eproxy", dps["tuned_archs"], ["cifar10_valid_val"], args.seed)
-    rows = compare(store, "nb201", heldout, NB201_METRICS, dps["id"], args.seed)
+    rows = compare(store, "nb201", heldout, NB201_METRICS, dps["id"], args.seed, args.executor)
     out = {"dps": {k: v for k, v in dps.items() if k not in ("proxy_table",)}, "default_on_dps_archs": default_on_dps,
            "heldout": len(heldout), "rows": rows}
     if args.dps_include_base:  # the same DPS with the untuned configuration in its initial population
         based = tune(store, "nb201", "cifar10_valid_val", args, configs=args.dps_configs, executor=args.executor,
                      include_base=True)
         out["dps_base"] = {k: v for k, v in based.items() if k not in ("proxy_table",)}
-        out["rows"] = {**rows, "eproxy+dps (base in population)": score(
-            store, "nb201", {"name": "eproxy", "config_from": based["id"]}, heldout, NB201_METRICS, args.seed)}
+        # when the untuned configuration (#0) wins, its scores are the default row's: same config, same seed
+        out["rows"] = {**rows, "eproxy+dps (base in population)": rows["eproxy"] if based["best_seq"] == 0 else score(
+            store, "nb201", {"name": "eproxy", "config_from": based["id"]}, heldout, NB201_METRICS, args.seed, args.executor)}
     return out
 
 
@@ -165,7 +168,7 @@ def section_nb101(store: Path, args: argparse.Namespace) -> dict[str, Any]:
         order = [k for k in order if k not in set(dps["tuned_archs"])]
     archs = order[: args.nb101_archs]
     out["archs"] = len(archs)
-    out["rows"] = compare(store, "nb101", archs, ["val_accuracy"], tuned_id, args.seed)
+    out["rows"] = compare(store, "nb101", archs, ["val_accuracy"], tuned_id, args.seed, args.executor)
     return out
 
 
@@ -316,7 +319,8 @@ def markdown(payload: dict[str, Any]) -> str:
         if "dps_base" in r:
             b = r["dps_base"]
             md += [f"The same DPS with the untuned configuration in its initial population (`tune.include_base`): best "
-                   f"training Spearman {b['best_fitness']:.3f} (configuration #{b['best_seq']}; #0 is the untuned one).", ""]
+                   f"training Spearman {b['best_fitness']:.3f} (configuration #{b['best_seq']}; #0 is the untuned one"
+                   + ("; so its held-out row below is the default row" if b["best_seq"] == 0 else "") + ").", ""]
         md += [
                f"Held-out: {r['heldout']} architectures not used by DPS.", "",
                "| proxy | CIFAR-10 | CIFAR-100 | ImageNet16-120 | s / arch |", "|---|---|---|---|---|"]
@@ -393,19 +397,29 @@ def markdown(payload: dict[str, Any]) -> str:
 
 
 #: The settings each section's result depends on: a finished section in --workdir is reused when
-#: these match, whatever the other sections' settings.
+#: these match, whatever the other sections' settings. The executor is not one of them: a run's
+#: results do not depend on it (only its timings do).
 SECTION_SETTINGS = {
-    "nb201": ("seed", "heldout", "dps_configs", "dps_population", "dps_sample", "dps_archs", "executor", "dps_include_base"),
-    "nb101": ("seed", "nb101_archs", "nb101_dps_configs", "dps_population", "dps_sample", "dps_archs", "executor"),
+    "nb201": ("seed", "heldout", "dps_configs", "dps_population", "dps_sample", "dps_archs", "dps_include_base"),
+    "nb101": ("seed", "nb101_archs", "nb101_dps_configs", "dps_population", "dps_sample", "dps_archs"),
     "ablation": ("seed", "ablation_archs", "ablation_iterations"),
-    "transfer": ("seed", "heldout", "dps_configs", "dps_population", "dps_sample", "dps_archs", "executor",
-                 "transfer_proposals", "rea_seeds"),
+    "transfer": ("seed", "dps_configs", "dps_population", "dps_sample", "dps_archs", "transfer_proposals", "rea_seeds"),
     "dask": ("seed", "dask_configs", "dask_archs"),
 }
 
 
 #: Settings added after some sections were produced, with the value those sections had.
 ADDED_SETTINGS = {"dps_include_base": False}
+
+
+def _executor(text: str) -> Any:
+    """``--executor``: an executor name or a JSON table of executor options."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not a JSON table ({exc.msg}); write e.g. '{{\"name\": \"dask\", \"workers\": 2}}'")
 
 
 def reusable(done: dict[str, Any], settings: dict[str, Any]) -> list[str]:
@@ -441,7 +455,9 @@ def main() -> None:
     p.add_argument("--dask-archs", type=int, default=4)
     p.add_argument("--dps-include-base", action="store_true",
                    help="also run DPS with the untuned configuration in the initial population (tune.include_base)")
-    p.add_argument("--executor", default="local", help="executor of the main DPS runs (e.g. process)")
+    p.add_argument("--executor", default="local", type=_executor,
+                   help='executor of the DPS and score runs: a name (local, dask) or a JSON table, e.g. '
+                        '\'{"name": "dask", "workers": 2, "torch_threads": 1}\'')
     p.add_argument("--full", action="store_true", help="the issue's settings: " + str(FULL))
     p.add_argument("--workdir", help="keep the result store and finished sections here; rerunning with the same "
                                      "--workdir and settings skips finished sections and resumes an interrupted tune run")
