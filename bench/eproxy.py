@@ -270,6 +270,35 @@ def section_transfer(store: Path, args: argparse.Namespace, tuned_id: int) -> di
     return out
 
 
+def section_cost(args: argparse.Namespace, tuned: dict[str, Any] | None) -> dict[str, Any]:
+    """Seconds per architecture measured in-process on one torch thread: CPU seconds (what the
+    scoring costs, insensitive to other jobs on the machine) and wall seconds, with the load
+    average, for default Eproxy on NB201 and NB101 and the DPS-tuned configuration on NB201."""
+    import os
+
+    from nasplug.core.data import load_image_batch
+
+    x, y, _ = load_image_batch(images_path(), 16)
+    ctx = ProxyContext(seed=derive_seed(args.seed, "proxy"), batch=(x, y), num_classes=10)
+    cases = [("nb201", "eproxy", {"name": "eproxy"}), ("nb101", "eproxy", {"name": "eproxy"})]
+    if tuned:
+        cases.insert(1, ("nb201", "eproxy+dps", {"name": "eproxy", **tuned}))
+    out: dict[str, Any] = {"archs": args.cost_archs, "rows": []}
+    for space_name, label, options in cases:
+        space = registry().create("space", space_name)
+        proxy = registry().create("proxy", options, space=space)
+        archs = space.sample_many(args.cost_archs + 1, derive_rng(args.seed, "bench-cost", space_name))
+        proxy.score(archs[0], ctx)  # warm-up: MACs_max and the target banks are computed once per process
+        load = os.getloadavg()[0]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for a in archs[1:]:
+            proxy.score(a, ctx)
+        n = len(archs) - 1
+        out["rows"].append({"space": space_name, "proxy": label, "cpu_s": (time.process_time() - cpu) / n,
+                            "wall_s": (time.perf_counter() - wall) / n, "load": (load + os.getloadavg()[0]) / 2})
+    return out
+
+
 def section_dask(store: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"configs": args.dask_configs, "archs": args.dask_archs}
     try:
@@ -304,7 +333,8 @@ def markdown(payload: dict[str, Any]) -> str:
           "Lower Eproxy loss is better; correlations use the direction-adjusted score. Cells: Spearman / top-10% retrieval.", ""]
     for section in SECTION_SETTINGS:
         if section in payload:
-            md.append(f"- {section}: " + ", ".join(f"{k} = {own(section).get(k)}" for k in SECTION_SETTINGS[section]))
+            shown = SECTION_SETTINGS[section] + (("executor",) if section in ("nb201", "nb101") else ())
+            md.append(f"- {section}: " + ", ".join(f"{k} = {own(section).get(k)}" for k in shown))
     md.append("")
     if "nb201" in payload:
         s = own("nb201")
@@ -390,6 +420,16 @@ def markdown(payload: dict[str, Any]) -> str:
                       f"into its own fresh store: 1 worker {w1:.1f} s, 2 workers {w2:.1f} s (run time; speed-up {w1 / w2:.2f}x "
                       f"on 2 cores); identical result: {r['same_result']}.")
         md.append("")
+    if "cost" in payload:
+        r = payload["cost"]
+        md += ["## Seconds per architecture", "",
+               f"{r['archs']} architectures per row, scored in one process on one torch thread after a warm-up. CPU "
+               "seconds are what scoring costs; wall seconds also count waiting for the other jobs sharing the 2 cores "
+               "(load = the 1-minute load average). The score tables' s / arch are wall seconds inside the runs' tasks.",
+               "", "| space | proxy | CPU s / arch | wall s / arch | load |", "|---|---|---|---|---|"]
+        for row in r["rows"]:
+            md.append(f"| {row['space']} | {row['proxy']} | {row['cpu_s']:.2f} | {row['wall_s']:.2f} | {row['load']:.1f} |")
+        md.append("")
     md += ["## Time", "", "| section | wall s | CPU s (this process) |", "|---|---|---|"]
     for k, v in payload["time"].items():
         md.append(f"| {k} | {v['wall_s']} | {v['cpu_s']} |")
@@ -405,6 +445,7 @@ SECTION_SETTINGS = {
     "ablation": ("seed", "ablation_archs", "ablation_iterations"),
     "transfer": ("seed", "dps_configs", "dps_population", "dps_sample", "dps_archs", "transfer_proposals", "rea_seeds"),
     "dask": ("seed", "dask_configs", "dask_archs"),
+    "cost": ("seed", "cost_archs", "dps_configs", "dps_population", "dps_sample", "dps_archs"),
 }
 
 
@@ -438,7 +479,7 @@ def main() -> None:
     import sys
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sections", default="nb201,nb101,ablation,dask", help="comma list of nb201, nb101, ablation, transfer, dask")
+    p.add_argument("--sections", default="nb201,nb101,ablation,dask", help="comma list of nb201, nb101, ablation, transfer, dask, cost")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--heldout", type=int, default=30, help="NB201 held-out architectures (issue: 500)")
     p.add_argument("--dps-configs", type=int, default=10, help="DPS configurations (paper: 200)")
@@ -453,6 +494,7 @@ def main() -> None:
     p.add_argument("--rea-seeds", type=int, default=10)
     p.add_argument("--dask-configs", type=int, default=2)
     p.add_argument("--dask-archs", type=int, default=4)
+    p.add_argument("--cost-archs", type=int, default=5, help="architectures per case of the 'cost' section")
     p.add_argument("--dps-include-base", action="store_true",
                    help="also run DPS with the untuned configuration in the initial population (tune.include_base)")
     p.add_argument("--executor", default="local", type=_executor,
@@ -461,6 +503,8 @@ def main() -> None:
     p.add_argument("--full", action="store_true", help="the issue's settings: " + str(FULL))
     p.add_argument("--workdir", help="keep the result store and finished sections here; rerunning with the same "
                                      "--workdir and settings skips finished sections and resumes an interrupted tune run")
+    p.add_argument("--store", help="result store (default: eproxy.db in --workdir); several workdirs may share one, "
+                                   "so a run another invocation finished is reused rather than repeated")
     args = p.parse_args()
     if args.full:
         for k, v in FULL.items():
@@ -468,12 +512,12 @@ def main() -> None:
     benchmarks_dir()
     torch.set_num_threads(1)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    settings = {k: v for k, v in vars(args).items() if k not in ("full", "workdir")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("full", "workdir", "store")}
     payload: dict[str, Any] = {"argv": sys.argv[1:], "settings": settings, "time": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        store = work / "eproxy.db"
+        store = Path(args.store) if args.store else work / "eproxy.db"
         partial = work / "sections.json"
         done = json.loads(partial.read_text()) if partial.is_file() else {}
         kept = reusable(done, settings)
@@ -499,6 +543,8 @@ def main() -> None:
                 payload["transfer"] = section_transfer(store, args, tuned)
             elif name == "dask":
                 payload["dask"] = section_dask(store, args)
+            elif name == "cost":
+                payload["cost"] = section_cost(args, payload.get("nb201", {}).get("dps", {}).get("best_config"))
             else:
                 raise SystemExit(f"unknown section {name!r}")
             payload["time"][name] = clock.done()
