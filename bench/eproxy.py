@@ -61,6 +61,14 @@ def data() -> dict[str, Any]:
     return {"path": images_path(), "batch_size": 16}
 
 
+def proxy_context(seed: int) -> ProxyContext:
+    """The context in-process scoring uses: the bench's 16-image batch, the runner's proxy seed."""
+    from nasplug.core.data import load_image_batch
+
+    x, y, _ = load_image_batch(images_path(), 16)
+    return ProxyContext(seed=derive_seed(seed, "proxy"), batch=(x, y), num_classes=10)
+
+
 class Clock:
     def __init__(self) -> None:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
@@ -176,14 +184,11 @@ def section_ablation(args: argparse.Namespace) -> dict[str, Any]:
     """Table 1 analogue on NAS-Bench-201 (the paper used NB101): with / without barrier, lr 1 / 0.1
     / 0.01, the loss after 10 and ``ablation_iterations`` iterations (one run gives both: SGD
     passes through the same state at iteration 10). No FLOPs term (the table compares losses)."""
-    from nasplug.core.data import load_image_batch
-
     space = registry().create("space", "nb201")
     bench = space.load_benchmark()
     archs = space.sample_many(args.ablation_archs, derive_rng(args.seed, "bench-ablation"))
     truth = bench.query_many(archs, "cifar10_test")
-    x, y, _ = load_image_batch(images_path(), 16)
-    ctx = ProxyContext(seed=derive_seed(args.seed, "proxy"), batch=(x, y), num_classes=10)
+    ctx = proxy_context(args.seed)
     checkpoints = sorted({10, args.ablation_iterations})
     out: dict[str, Any] = {"archs": len(archs), "metric": "cifar10_test", "cells": {}}
     for barrier in (False, True):
@@ -276,10 +281,7 @@ def section_cost(args: argparse.Namespace, tuned: dict[str, Any] | None) -> dict
     average, for default Eproxy on NB201 and NB101 and the DPS-tuned configuration on NB201."""
     import os
 
-    from nasplug.core.data import load_image_batch
-
-    x, y, _ = load_image_batch(images_path(), 16)
-    ctx = ProxyContext(seed=derive_seed(args.seed, "proxy"), batch=(x, y), num_classes=10)
+    ctx = proxy_context(args.seed)
     cases = [("nb201", "eproxy", {"name": "eproxy"}), ("nb101", "eproxy", {"name": "eproxy"})]
     if tuned:
         cases.insert(1, ("nb201", "eproxy+dps", {"name": "eproxy", **tuned}))
