@@ -10,6 +10,7 @@ from nasplug.core.data import load_image_batch
 from nasplug.core.errors import ArchitectureError, ConfigError
 from nasplug.core.interfaces.proxy import ProxyContext
 from nasplug.core.options import build_config
+from nasplug.core.registry import registry
 from nasplug.core.testing import ProxyConformance
 from nasplug.core.testing.toy import ToySpace
 from nasplug.proxies.eproxy import EProxy, EproxyTuningSpace
@@ -193,3 +194,36 @@ def test_bad_options_and_inputs_name_the_fix(images):
     toy = ToySpace()
     with pytest.raises(ArchitectureError, match="forward_stages"):
         EProxy(space=toy).score(toy.sample(np.random.default_rng(0)), ctx(images))
+
+
+#: Each space with ``to_module``, shrunk through ``module_options`` where the space offers them.
+SMALL_NETWORKS = {
+    "nb101": {"stem_channels": 8, "stacks": 3, "cells_per_stack": 1},
+    "darts": {"channels": 8, "layers": 5},
+    "transnas_micro": {"base_channels": 8, "blocks_per_layer": 1},
+    "transnas_macro": {"base_channels": 8, "blocks_per_layer": 1},
+    "nb_macro": {"channels": 8, "last_channels": 32},
+    "mobilenet": {"width_mult": 0.5},
+    "zen_resnet": {},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_NETWORKS))
+def test_scores_every_space_with_networks_through_its_stage_outputs(name, images):
+    """Eproxy needs only ``to_module`` with ``forward_stages``: the three deepest stage outputs
+    are regressed, and the score is a finite loss that a second run reproduces."""
+    pytest.importorskip("nasplug.spaces")
+    space = registry().create("space", name)
+    three = {**EproxyTuningSpace().sample(np.random.default_rng(0)), "branches": 3, "transform_channels": [16] * 3,
+             "barrier_channels": [16] * 3}
+    proxy = make(space, **three, module_options=SMALL_NETWORKS[name], iterations=2, images=4, target_size=4)
+    # the first of a few samples whose output depends on the input (a dead cell is skipped: NaN)
+    arch, model = next((a, m) for a in space.sample_many(5, np.random.default_rng(3))
+                       for m, _ in [proxy.build(a, images[0][:4], ctx(images))] if m is not None)
+    network = space.to_module(arch, num_classes=10, **SMALL_NETWORKS[name])
+    with torch.no_grad():
+        stages = list(network.forward_stages(images[0][:2]))
+    assert len(model.transforms) == min(3, len(stages))
+    value = proxy.score(arch, ctx(images))
+    assert isinstance(value, float) and math.isfinite(value) and value > 0
+    assert proxy.score(arch, ctx(images)) == value
