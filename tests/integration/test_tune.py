@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from nasplug.core.errors import ConfigError, StoreError
+from nasplug.core.errors import ArchitectureError, ConfigError, StoreError
 from nasplug.core.hookspecs import hookimpl
 from nasplug.core.plugins import plugin_manager
 from nasplug.core.runs import run
@@ -123,3 +123,16 @@ def test_tune_rejects_bad_input_before_writing(benchmarks, tmp_path):
     with pytest.raises(ConfigError, match="needs images"):
         run({k: v for k, v in config.items() if k != "data"})
     assert not (tmp_path / "t.db").exists()
+
+
+def test_tune_archs_may_be_a_list_of_architectures(benchmarks, tmp_path):
+    chosen = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+              "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+              "|skip_connect~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_3x3~0|none~1|nor_conv_1x1~2|",
+              "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|"]
+    result = run(tune_config(tmp_path, benchmarks, archs=chosen, configurations=3, population=3)).result
+    assert result["tuned_archs"] == chosen and result["archs"] == 4
+    with pytest.raises(ArchitectureError, match=r"tune.archs\[1\]"):
+        run(tune_config(tmp_path / "bad", benchmarks, archs=[chosen[0], "|conv_9x9~0|", chosen[1]]))
+    with pytest.raises(ConfigError, match="at least 3 architecture strings"):
+        run(tune_config(tmp_path / "bad", benchmarks, archs=chosen[:2]))
