@@ -500,6 +500,13 @@ def reusable(done: dict[str, Any], settings: dict[str, Any]) -> list[str]:
     return out
 
 
+def nb201_dps(payload: dict[str, Any], store: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The NB201 DPS run: the nb201 section's, or the same tune run from the store (run if missing)."""
+    if "nb201" in payload:
+        return payload["nb201"]["dps"]
+    return tune(store, "nb201", "cifar10_valid_val", args, configs=args.dps_configs, executor=args.executor)
+
+
 def main() -> None:
     import sys
 
@@ -569,14 +576,11 @@ def main() -> None:
             elif name == "ablation":
                 payload["ablation"] = section_ablation(args)
             elif name == "transfer":
-                tuned = payload.get("nb201", {}).get("dps", {}).get("id")
-                if tuned is None:
-                    tuned = tune(store, "nb201", "cifar10_valid_val", args, configs=args.dps_configs, executor=args.executor)["id"]
-                payload["transfer"] = section_transfer(store, args, tuned)
+                payload["transfer"] = section_transfer(store, args, nb201_dps(payload, store, args)["id"])
             elif name == "dask":
                 payload["dask"] = section_dask(store, args)
             elif name == "cost":
-                payload["cost"] = section_cost(args, payload.get("nb201", {}).get("dps", {}).get("best_config"))
+                payload["cost"] = section_cost(args, nb201_dps(payload, store, args)["best_config"])
             else:
                 raise SystemExit(f"unknown section {name!r}")
             payload["time"][name] = clock.done()
