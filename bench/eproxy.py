@@ -14,7 +14,7 @@ NAS-Bench-101 network on one core), so the paper's 500 held-out architectures, D
 configurations x 20 architectures (4,000 trainings) and 100-iteration ablations do not fit a
 default run on a shared 2-core machine.
 
-Writes bench/results/eproxy.{json,md}.
+Writes bench/results/eproxy.{json,md} and eproxy_dps.png (DPS best-so-far curves).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from _common import benchmarks_dir, write_results
+from _common import RESULTS, benchmarks_dir, write_results
 from nasplug.core import metrics
 from nasplug.core.interfaces.proxy import ProxyContext
 from nasplug.core.registry import registry
@@ -500,6 +500,36 @@ def reusable(done: dict[str, Any], settings: dict[str, Any]) -> list[str]:
     return out
 
 
+def plot_dps(payload: dict[str, Any]) -> None:
+    """eproxy_dps.png: best training Spearman so far against configurations evaluated, per DPS run,
+    with the default configuration's Spearman on the same architectures."""
+    curves = []
+    for key, metric, color in (("nb201", "cifar10_valid_val", "C0"), ("nb101", "val_accuracy", "C1")):
+        if "dps" in payload.get(key, {}):
+            section = payload[key]
+            curves.append((f"{key.upper()} ({section['dps']['archs']} archs, {metric})", section, metric, color))
+    if not curves:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    for label, section, metric, color in curves:
+        best = section["dps"]["best_so_far"]
+        ax.plot(np.arange(1, len(best) + 1), best, color=color, label=f"DPS, {label}")
+        ax.axhline(section["default_on_dps_archs"]["correlations"][metric]["spearman"], color=color, ls=":", lw=1,
+                   label="default configuration, same archs")
+    ax.set_xlabel("configurations evaluated")
+    ax.set_ylabel("best training Spearman so far")
+    ax.set_title("Discrete Proxy Search (regularised evolution over Eproxy configurations)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "eproxy_dps.png", dpi=110)
+    plt.close(fig)
+
+
 def nb201_dps(payload: dict[str, Any], store: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The NB201 DPS run: the nb201 section's, or the same tune run from the store (run if missing)."""
     if "nb201" in payload:
@@ -588,6 +618,7 @@ def main() -> None:
             partial.write_text(json.dumps(payload, default=float))
             print(name, payload["time"][name], flush=True)
     write_results("eproxy", payload, markdown(payload))
+    plot_dps(payload)
 
 
 if __name__ == "__main__":
