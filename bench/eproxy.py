@@ -255,15 +255,18 @@ def section_transfer(store: Path, args: argparse.Namespace, tuned_id: int) -> di
     every = bench.architectures()
     best_value = {m: float(np.nanmax(bench.query_many(every, m))) for m in NB201_METRICS}
     clock = Clock()
-    search = execute({"kind": "search", "seed": args.seed, "space": "nb201", "strategy": "rea",
-                  "objective": {"name": "proxy", "proxy": {"name": "eproxy", "config_from": tuned_id}},
-                  "search": {"queries": args.transfer_proposals}, "data": data(), "store": {"path": str(store)}})
+    search_config = {"kind": "search", "seed": args.seed, "space": "nb201", "strategy": "rea",
+                     "objective": {"name": "proxy", "proxy": {"name": "eproxy", "config_from": tuned_id}},
+                     "search": {"queries": args.transfer_proposals}, "data": data(), "store": {"path": str(store)}}
+    search = execute(search_config)
     proxy_time = clock.done()
     from nasplug.core.store import Store
 
     with Store(store) as s:
         history = [e for e in s.evaluations(search.id) if not e.info.get("repeat")]
-        tuned_archs = list(s.run(tuned_id).result["tuned_archs"])
+        tuned = s.run(tuned_id).result
+        tuned_archs = list(tuned["tuned_archs"])
+    rank_of = optimum_rank(search_config, tuned["best_config"], space, history, args.seed)
     ranked = [e.arch for e in sorted(history, key=lambda e: (-e.fitness, e.seq))]
     n_dps = len(tuned_archs)
     out: dict[str, Any] = {"proposals": len(history), "proxy_search": proxy_time, "queries": list(TRANSFER_QUERIES),
@@ -279,11 +282,39 @@ def section_transfer(store: Path, args: argparse.Namespace, tuned_id: int) -> di
             "rea_mean_queries": float(np.mean(found)) if found else None, "rea_runs": len(traces),
             "rea_found": len(found), "optimum": best_value[m], "history_best": float(np.nanmax(truth)),
             "history_best_rank": int(np.nanargmax(truth)) + 1,
+            # where the dataset's optimum would rank in the history had the search proposed it
+            "optimum_proxy_rank": [rank_of(a) for a in _optima(space, bench, every, m, best_value[m])],
             # the DPS architectures (queried by the tuning) plus the proxy ranking's top q - len(DPS)
             "eproxy_dps_best_at": {str(q): max(dps_best, float(np.nanmax(truth[:q - n_dps], initial=-np.inf)))
                                    for q in TRANSFER_QUERIES},
             "rea_best_at": {str(q): float(np.mean([max(t[:q]) for t in traces])) for q in TRANSFER_QUERIES}}
     return out
+
+
+def _optima(space: Any, bench: Any, every: list[Any], metric: str, best: float) -> list[Any]:
+    """The distinct cells (canonical form) that reach ``best`` on ``metric``."""
+    values = bench.query_many(every, metric)
+    return list({space.canonical(a): a for a, v in zip(every, values) if v >= best}.values())
+
+
+def optimum_rank(search_config: dict[str, Any], tuned_config: dict[str, Any], space: Any, history: list[Any],
+                 seed: int) -> Any:
+    """``rank_of(arch)``: the proxy rank ``arch`` would take among ``history`` (1 = best), scored by
+    the search run's own objective (same seed and images), checked against one stored evaluation."""
+    from nasplug.core.config import RunConfig
+
+    config = RunConfig.from_dict({**search_config, "objective": {"name": "proxy", "proxy": {"name": "eproxy", **tuned_config}}})
+    objective = registry().create("objective", config.parts["objective"], section="objective", space=space,
+                                  benchmark_path=config.benchmark.path, seed=derive_seed(seed, "objective"), data=config.data)
+    fitness = np.array([e.fitness for e in history])
+    check = objective.fitness(objective.evaluate(space.parse(history[0].arch)).value)
+    if not np.isclose(check, history[0].fitness, rtol=1e-6):
+        raise RuntimeError(f"rescoring {history[0].arch} gave fitness {check}, the search stored {history[0].fitness}")
+
+    def rank_of(arch: Any) -> int:
+        return int((fitness > objective.fitness(objective.evaluate(arch).value)).sum()) + 1
+
+    return rank_of
 
 
 def section_cost(args: argparse.Namespace, tuned: dict[str, Any] | None) -> dict[str, Any]:
@@ -415,6 +446,10 @@ def markdown(payload: dict[str, Any]) -> str:
             md.append(f"| {m} | {rea:.1f} ({v['rea_found']}/{v['rea_runs']})" if rea is not None else f"| {m} | -")
             md[-1] += f" | {PAPER_T7[m][0]} | " + (f"{ours} + {s['dps_archs']}" if ours else "-") + f" | {PAPER_T7[m][1]} |"
         md.append("")
+        if all("optimum_proxy_rank" in v for v in r["datasets"].values()):
+            md += ["Where each dataset's optimal cells would rank in that history's proxy ranking had the search proposed "
+                   "them (scored by the search's own objective): " + "; ".join(
+                       f"{m}: {', '.join(map(str, v['optimum_proxy_rank']))}" for m, v in r["datasets"].items()) + ".", ""]
         if "queries" in r:
             qs = r["queries"]
             md += [f"Best test accuracy (%) found within q benchmark queries: Eproxy+DPS = the {s['dps_archs']} DPS "
