@@ -176,7 +176,7 @@ def section_nb101(store: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"pool": len(pool), "archs": len(archs)}
     tuned_id = None
     if args.nb101_dps_configs:
-        n_dps = args.nb101_dps_archs or args.dps_archs
+        n_dps = args.nb101_dps_archs
         spare = order[args.nb101_archs:]
         if len(spare) < n_dps:
             raise SystemExit(f"--nb101-dps-archs {n_dps} needs that many cells besides the {len(archs)} scored ones, but "
