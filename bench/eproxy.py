@@ -253,7 +253,8 @@ def section_transfer(store: Path, args: argparse.Namespace, tuned_id: int) -> di
     space = registry().create("space", "nb201")
     bench = space.load_benchmark()
     every = bench.architectures()
-    best_value = {m: float(np.nanmax(bench.query_many(every, m))) for m in NB201_METRICS}
+    values = {m: bench.query_many(every, m) for m in NB201_METRICS}
+    best_value = {m: float(np.nanmax(v)) for m, v in values.items()}
     clock = Clock()
     search_config = {"kind": "search", "seed": args.seed, "space": "nb201", "strategy": "rea",
                      "objective": {"name": "proxy", "proxy": {"name": "eproxy", "config_from": tuned_id}},
@@ -283,7 +284,7 @@ def section_transfer(store: Path, args: argparse.Namespace, tuned_id: int) -> di
             "rea_found": len(found), "optimum": best_value[m], "history_best": float(np.nanmax(truth)),
             "history_best_rank": int(np.nanargmax(truth)) + 1,
             # where the dataset's optimum would rank in the history had the search proposed it
-            "optimum_proxy_rank": [rank_of(a) for a in _optima(space, bench, every, m, best_value[m])],
+            "optimum_proxy_rank": [rank_of(a) for a in _optima(space, every, values[m], best_value[m])],
             # the DPS architectures (queried by the tuning) plus the proxy ranking's top q - len(DPS)
             "eproxy_dps_best_at": {str(q): max(dps_best, float(np.nanmax(truth[:q - n_dps], initial=-np.inf)))
                                    for q in TRANSFER_QUERIES},
@@ -291,9 +292,8 @@ def section_transfer(store: Path, args: argparse.Namespace, tuned_id: int) -> di
     return out
 
 
-def _optima(space: Any, bench: Any, every: list[Any], metric: str, best: float) -> list[Any]:
-    """The distinct cells (canonical form) that reach ``best`` on ``metric``."""
-    values = bench.query_many(every, metric)
+def _optima(space: Any, every: list[Any], values: np.ndarray, best: float) -> list[Any]:
+    """The distinct cells (canonical form) of ``every`` whose ``values`` reach ``best``."""
     return list({space.canonical(a): a for a, v in zip(every, values) if v >= best}.values())
 
 
