@@ -401,7 +401,11 @@ def _transfer_md(r: dict[str, Any], s: dict[str, Any]) -> list[str]:
     md = [f"### REA population {population}, tournament {sample}", "",
           f"REA with Eproxy+DPS fitness: {r['proposals']} proxy evaluations, then the benchmark is queried down the proxy "
           f"ranking of that history; plain REA on the benchmark metric, mean over {s['rea_seeds']} seeds. "
-          "'-' = optimum not reached.", "",
+          "'-' = optimum not reached." + (
+              f" The proxy-guided search proposed only {r['proposals']} distinct cells of the {s['transfer_proposals']} "
+              "asked for before the runner's proposal cap (20 x queries + 100): its population had converged, and "
+              "mutations kept proposing cells it had already scored." if r["proposals"] < s["transfer_proposals"] else ""),
+          "",
           "| dataset | REA (ours) | REA (paper) | Eproxy+DPS (ours, + DPS archs) | Eproxy+DPS (paper) |", "|---|---|---|---|---|"]
     for m, v in r["datasets"].items():
         ours = v["eproxy_dps_queries"]
