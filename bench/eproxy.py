@@ -214,6 +214,8 @@ def section_ablation(store: Path, args: argparse.Namespace) -> dict[str, Any]:
 REA_BUDGET = 5000
 #: Query counts at which the transfer section compares the best accuracy found (paper Table 6: 60, 150).
 TRANSFER_QUERIES = (30, 60, 150)
+#: Benchmark queries the transfer section's best-so-far curves cover (eproxy_transfer.png).
+CURVE_QUERIES = 300
 
 
 def _rea_trace(space: Any, bench: Any, metric: str, target: float, seed: int, budget: int,
@@ -304,9 +306,11 @@ def _transfer_one(store: Path, args: argparse.Namespace, tuned_id: int, space: A
     for m in NB201_METRICS:
         truth = bench.query_many(ranked, m)
         hits = np.flatnonzero(truth >= best_value[m])
-        dps_best = float(np.nanmax(bench.query_many(tuned_archs, m)))
+        dps_truth = bench.query_many(tuned_archs, m)
+        dps_best = float(np.nanmax(dps_truth))
         traces = [_rea_trace(space, bench, m, best_value[m], seed, REA_BUDGET, strategy) for seed in range(args.rea_seeds)]
         found = [len(t) for t in traces if t[-1] >= best_value[m]]
+        rea_curves = [_best_so_far(t, CURVE_QUERIES) for t in traces]
         out["datasets"][m] = {
             "eproxy_dps_queries": int(hits[0]) + 1 if len(hits) else None,
             "rea_mean_queries": float(np.mean(found)) if found else None, "rea_runs": len(traces),
@@ -317,8 +321,18 @@ def _transfer_one(store: Path, args: argparse.Namespace, tuned_id: int, space: A
             # the DPS architectures (queried by the tuning) plus the proxy ranking's top q - len(DPS)
             "eproxy_dps_best_at": {str(q): max(dps_best, float(np.nanmax(truth[:q - n_dps], initial=-np.inf)))
                                    for q in TRANSFER_QUERIES},
-            "rea_best_at": {str(q): float(np.mean([max(t[:q]) for t in traces])) for q in TRANSFER_QUERIES}}
+            "rea_best_at": {str(q): float(np.mean([max(t[:q]) for t in traces])) for q in TRANSFER_QUERIES},
+            # the DPS architectures in the tuning's order, then down the proxy ranking
+            "eproxy_dps_curve": np.round(_best_so_far(np.concatenate([dps_truth, truth]), CURVE_QUERIES), 4).tolist(),
+            "rea_curve": np.round(np.mean(rea_curves, axis=0), 4).tolist()}
     return out
+
+
+def _best_so_far(values: Any, n: int) -> np.ndarray:
+    """The running maximum of the first ``n`` ``values`` (NaN skipped), held at its last value
+    when there are fewer (a REA run stops once it finds the optimum)."""
+    best = np.fmax.accumulate(np.asarray(values, dtype=float)[:n])
+    return np.concatenate([best, np.full(n - len(best), best[-1])])
 
 
 def _optima(space: Any, every: list[Any], values: np.ndarray, best: float) -> list[Any]:
@@ -611,6 +625,44 @@ def plot_dps(payload: dict[str, Any]) -> None:
     plt.close(fig)
 
 
+def plot_transfer(payload: dict[str, Any]) -> None:
+    """eproxy_transfer.png: best test accuracy found against benchmark queries, per dataset, for
+    plain REA (mean over seeds) and for the DPS architectures plus the proxy-guided ranking, one
+    line pair per REA setting."""
+    r = payload.get("transfer")
+    if not r or "eproxy_dps_curve" not in next(iter(r["datasets"].values())):
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings = [r, *r.get("variants", {}).values()]
+    fig, axes = plt.subplots(1, len(NB201_METRICS), figsize=(12, 3.6))
+    for ax, m in zip(axes, NB201_METRICS):
+        for i, setting in enumerate(settings):
+            population, sample = setting.get("rea", REA_DEFAULT)
+            v = setting["datasets"][m]
+            q = np.arange(1, len(v["rea_curve"]) + 1)
+            ax.plot(q, v["eproxy_dps_curve"], color=f"C{i}", label=f"Eproxy+DPS REA {population}:{sample}")
+            ax.plot(q, v["rea_curve"], color=f"C{i}", ls="--", label=f"plain REA {population}:{sample}")
+        ax.axhline(settings[0]["datasets"][m]["optimum"], color="k", lw=0.8, ls=":", label="global optimum")
+        ax.axvline(payload.get("section_settings", {}).get("transfer", payload["settings"])["dps_archs"], color="grey",
+                   lw=0.6)
+        ax.set_title(m, fontsize=9)
+        ax.set_xscale("log")
+        ax.set_xlabel("benchmark queries")
+        lo = min(min(s["datasets"][m]["rea_curve"][9:]) for s in settings)
+        ax.set_ylim(lo, settings[0]["datasets"][m]["optimum"] + 0.3)
+    axes[0].set_ylabel("best test accuracy found (%)")
+    axes[-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Transfer: DPS on CIFAR-10 (20 archs, left of the grey line), then REA with Eproxy+DPS fitness",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "eproxy_transfer.png", dpi=110)
+    plt.close(fig)
+
+
 def nb201_dps(payload: dict[str, Any], store: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The NB201 DPS run: the nb201 section's, or the same tune run from the store (run if missing)."""
     if "nb201" in payload:
@@ -703,6 +755,7 @@ def main() -> None:
             print(name, payload["time"][name], flush=True)
     write_results("eproxy", payload, markdown(payload))
     plot_dps(payload)
+    plot_transfer(payload)
 
 
 if __name__ == "__main__":
