@@ -240,16 +240,22 @@ def _rea_trace(space: Any, bench: Any, metric: str, target: float, seed: int, bu
 
 
 def _rea_settings(text: str) -> list[list[int]]:
-    """``--transfer-rea``: comma-separated POPULATION:SAMPLE pairs of the REA runs, e.g. '10:3,100:25'."""
+    """``--transfer-rea``: comma-separated POPULATION:SAMPLE[:SEEDS] settings of the REA runs, e.g.
+    '10:3,100:25:3' (SEEDS proxy-guided searches, seeds --seed, --seed + 1, ...; default 1)."""
     out = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         try:
-            population, sample = (int(x) for x in part.split(":"))
+            numbers = [int(x) for x in part.split(":")]
+            if len(numbers) not in (2, 3):
+                raise ValueError
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{part!r} is not POPULATION:SAMPLE; write e.g. '10:3,100:25'") from None
-        if not 0 < sample <= population:
+            raise argparse.ArgumentTypeError(f"{part!r} is not POPULATION:SAMPLE[:SEEDS]; write e.g. '10:3,100:25:3'") from None
+        if not 0 < numbers[1] <= numbers[0]:
             raise argparse.ArgumentTypeError(f"{part!r}: the tournament must hold 1 to POPULATION members")
-        out.append([population, sample])  # lists: the settings compare equal after a JSON round trip
+        if len(numbers) == 3 and numbers[2] < 1:
+            raise argparse.ArgumentTypeError(f"{part!r}: SEEDS must be at least 1")
+        # lists, so the settings compare equal after a JSON round trip; one seed is the bare pair
+        out.append(numbers[:2] if numbers[2:] == [1] else numbers)
     if not out:
         raise argparse.ArgumentTypeError("give at least one POPULATION:SAMPLE pair, e.g. '10:3'")
     return out
@@ -267,27 +273,42 @@ def section_transfer(store: Path, args: argparse.Namespace, tuned_id: int) -> di
     bench = space.load_benchmark()
     every = bench.architectures()
     values = {m: bench.query_many(every, m) for m in NB201_METRICS}
+    def setting(rea: list[int]) -> dict[str, Any]:
+        population, sample, seeds = (*rea, 1)[:3]
+        out = _transfer_one(store, args, tuned_id, space, bench, every, values, [population, sample], args.seed)
+        if seeds > 1:  # further proxy-guided searches; plain REA already averages over --rea-seeds
+            out["search_seeds"] = [_seed_summary(out, args.seed)] + [_seed_summary(_transfer_one(
+                store, args, tuned_id, space, bench, every, values, [population, sample], args.seed + i, plain=False),
+                args.seed + i) for i in range(1, seeds)]
+        return out
+
     first, *rest = args.transfer_rea
-    out = _transfer_one(store, args, tuned_id, space, bench, every, values, first)
+    out = setting(first)
     if rest:
-        out["variants"] = {f"{p}:{k}": _transfer_one(store, args, tuned_id, space, bench, every, values, [p, k])
-                           for p, k in rest}
+        out["variants"] = {":".join(map(str, rea)): setting(rea) for rea in rest}
     return out
 
 
+def _seed_summary(result: dict[str, Any], seed: int) -> dict[str, Any]:
+    """What one proxy-guided search found: its proposals and, per dataset, the queries to the optimum."""
+    keep = ("eproxy_dps_queries", "history_best", "history_best_rank", "optimum_proxy_rank")
+    return {"seed": seed, "search_id": result["search_id"], "proposals": result["proposals"],
+            "datasets": {m: {k: v[k] for k in keep} for m, v in result["datasets"].items()}}
+
+
 def _transfer_one(store: Path, args: argparse.Namespace, tuned_id: int, space: Any, bench: Any, every: list[Any],
-                  values: dict[str, np.ndarray], rea: list[int]) -> dict[str, Any]:
+                  values: dict[str, np.ndarray], rea: list[int], seed: int, plain: bool = True) -> dict[str, Any]:
     """REA (population, tournament = ``rea``) with Eproxy+DPS fitness (DPS on CIFAR-10) for
     ``transfer_proposals`` proxy evaluations; the benchmark is then queried down the proxy ranking
     of that history until the dataset's global optimum appears (the DPS architectures add their
     queries). Plain REA with the same settings on the benchmark metric counts queries until it first
-    evaluates the optimum. Both are also compared at a few fixed query counts (best accuracy
-    found), as the paper's Table 6 does."""
+    evaluates the optimum (skipped when not ``plain``). Both are also compared at a few fixed query
+    counts (best accuracy found), as the paper's Table 6 does."""
     best_value = {m: float(np.nanmax(v)) for m, v in values.items()}
     # the default stays the bare name so that the search run finished before this option is reused
     strategy: Any = "rea" if rea == REA_DEFAULT else {"name": "rea", "population_size": rea[0], "sample_size": rea[1]}
     clock = Clock()
-    search_config = {"kind": "search", "seed": args.seed, "space": "nb201", "strategy": strategy,
+    search_config = {"kind": "search", "seed": seed, "space": "nb201", "strategy": strategy,
                      "objective": {"name": "proxy", "proxy": {"name": "eproxy", "config_from": tuned_id}},
                      "search": {"queries": args.transfer_proposals}, "data": data(), "store": {"path": str(store)}}
     search = execute(search_config)
@@ -298,7 +319,7 @@ def _transfer_one(store: Path, args: argparse.Namespace, tuned_id: int, space: A
         history = [e for e in s.evaluations(search.id) if not e.info.get("repeat")]
         tuned = s.run(tuned_id).result
         tuned_archs = list(tuned["tuned_archs"])
-    rank_of = optimum_rank(search_config, tuned["best_config"], space, history, args.seed)
+    rank_of = optimum_rank(search_config, tuned["best_config"], space, history, seed)
     ranked = [e.arch for e in sorted(history, key=lambda e: (-e.fitness, e.seq))]
     n_dps = len(tuned_archs)
     out: dict[str, Any] = {"rea": list(rea), "search_id": search.id, "proposals": len(history),
@@ -308,23 +329,25 @@ def _transfer_one(store: Path, args: argparse.Namespace, tuned_id: int, space: A
         hits = np.flatnonzero(truth >= best_value[m])
         dps_truth = bench.query_many(tuned_archs, m)
         dps_best = float(np.nanmax(dps_truth))
-        traces = [_rea_trace(space, bench, m, best_value[m], seed, REA_BUDGET, strategy) for seed in range(args.rea_seeds)]
-        found = [len(t) for t in traces if t[-1] >= best_value[m]]
-        rea_curves = [_best_so_far(t, CURVE_QUERIES) for t in traces]
         out["datasets"][m] = {
             "eproxy_dps_queries": int(hits[0]) + 1 if len(hits) else None,
-            "rea_mean_queries": float(np.mean(found)) if found else None, "rea_runs": len(traces),
-            "rea_found": len(found), "optimum": best_value[m], "history_best": float(np.nanmax(truth)),
+            "optimum": best_value[m], "history_best": float(np.nanmax(truth)),
             "history_best_rank": int(np.nanargmax(truth)) + 1,
             # where the dataset's optimum would rank in the history had the search proposed it
             "optimum_proxy_rank": [rank_of(a) for a in _optima(space, every, values[m], best_value[m])],
             # the DPS architectures (queried by the tuning) plus the proxy ranking's top q - len(DPS)
             "eproxy_dps_best_at": {str(q): max(dps_best, float(np.nanmax(truth[:q - n_dps], initial=-np.inf)))
                                    for q in TRANSFER_QUERIES},
-            "rea_best_at": {str(q): float(np.mean([max(t[:q]) for t in traces])) for q in TRANSFER_QUERIES},
             # the DPS architectures in the tuning's order, then down the proxy ranking
-            "eproxy_dps_curve": np.round(_best_so_far(np.concatenate([dps_truth, truth]), CURVE_QUERIES), 4).tolist(),
-            "rea_curve": np.round(np.mean(rea_curves, axis=0), 4).tolist()}
+            "eproxy_dps_curve": np.round(_best_so_far(np.concatenate([dps_truth, truth]), CURVE_QUERIES), 4).tolist()}
+        if plain:
+            traces = [_rea_trace(space, bench, m, best_value[m], k, REA_BUDGET, strategy) for k in range(args.rea_seeds)]
+            found = [len(t) for t in traces if t[-1] >= best_value[m]]
+            out["datasets"][m].update({
+                "rea_mean_queries": float(np.mean(found)) if found else None, "rea_runs": len(traces),
+                "rea_found": len(found),
+                "rea_best_at": {str(q): float(np.mean([max(t[:q]) for t in traces])) for q in TRANSFER_QUERIES},
+                "rea_curve": np.round(np.mean([_best_so_far(t, CURVE_QUERIES) for t in traces], axis=0), 4).tolist()})
     return out
 
 
@@ -421,14 +444,28 @@ def _transfer_md(r: dict[str, Any], s: dict[str, Any]) -> list[str]:
               "mutations kept proposing cells it had already scored." if r["proposals"] < s["transfer_proposals"] else ""),
           "",
           "| dataset | REA (ours) | REA (paper) | Eproxy+DPS (ours, + DPS archs) | Eproxy+DPS (paper) |", "|---|---|---|---|---|"]
+    seeds = r.get("search_seeds", [])
     for m, v in r["datasets"].items():
-        ours = v["eproxy_dps_queries"]
+        ours = f"{v['eproxy_dps_queries']} + {s['dps_archs']}" if v["eproxy_dps_queries"] else "-"
+        if seeds:  # the mean over the searches that reached the optimum
+            found = [x["datasets"][m]["eproxy_dps_queries"] for x in seeds if x["datasets"][m]["eproxy_dps_queries"]]
+            ours = (f"{np.mean(found):.1f} + {s['dps_archs']}" if found else "-") + f" ({len(found)}/{len(seeds)})"
         rea = v["rea_mean_queries"]
         md.append(f"| {m} | {rea:.1f} ({v['rea_found']}/{v['rea_runs']})" if rea is not None else f"| {m} | -")
-        md[-1] += f" | {PAPER_T7[m][0]} | " + (f"{ours} + {s['dps_archs']}" if ours else "-") + f" | {PAPER_T7[m][1]} |"
+        md[-1] += f" | {PAPER_T7[m][0]} | {ours} | {PAPER_T7[m][1]} |"
     md.append("")
+    if seeds:
+        md += [f"Per proxy-guided search (seed: proposals; per dataset the queries down its proxy ranking to the optimum, "
+               "or '-' and the rank the optimum would take):", "",
+               "| seed | proposals | " + " | ".join(r["datasets"]) + " |", "|---" * (len(r["datasets"]) + 2) + "|"]
+        for x in seeds:
+            cells = [str(d["eproxy_dps_queries"]) if d["eproxy_dps_queries"] else
+                     "- (" + ", ".join(map(str, d["optimum_proxy_rank"])) + ")" for d in x["datasets"].values()]
+            md.append(f"| {x['seed']} | {x['proposals']} | " + " | ".join(cells) + " |")
+        md.append("")
     if all("optimum_proxy_rank" in v for v in r["datasets"].values()):
-        md += ["Where each dataset's optimal cells would rank in that history's proxy ranking had the search proposed "
+        md += [(f"For the seed-{seeds[0]['seed']} search: " if seeds else "") +
+               "Where each dataset's optimal cells would rank in that history's proxy ranking had the search proposed "
                "them (scored by the search's own objective): " + "; ".join(
                    f"{m}: {', '.join(map(str, v['optimum_proxy_rank']))}" for m, v in r["datasets"].items()) + ".", ""]
     if "queries" in r:
@@ -691,8 +728,9 @@ def main() -> None:
                                                        "scored (default: --dps-archs)")
     p.add_argument("--transfer-proposals", type=int, default=300, help="proxy evaluations of the Eproxy+DPS REA")
     p.add_argument("--transfer-rea", type=_rea_settings, default=[REA_DEFAULT],
-                   help="REA POPULATION:SAMPLE settings of the transfer section, comma-separated; each runs the "
-                        "proxy-guided and the plain REA (default 10:3, NAS-Bench-201's protocol; the paper gives none)")
+                   help="REA POPULATION:SAMPLE[:SEEDS] settings of the transfer section, comma-separated; each runs "
+                        "SEEDS (default 1) proxy-guided searches and the plain REA (default 10:3, NAS-Bench-201's "
+                        "protocol; the paper gives none)")
     p.add_argument("--rea-seeds", type=int, default=10)
     p.add_argument("--dask-configs", type=int, default=2)
     p.add_argument("--dask-archs", type=int, default=4)
