@@ -464,8 +464,8 @@ def _transfer_md(r: dict[str, Any], s: dict[str, Any]) -> list[str]:
             md.append(f"| {x['seed']} | {x['proposals']} | " + " | ".join(cells) + " |")
         md.append("")
     if all("optimum_proxy_rank" in v for v in r["datasets"].values()):
-        md += [(f"For the seed-{seeds[0]['seed']} search: " if seeds else "") +
-               "Where each dataset's optimal cells would rank in that history's proxy ranking had the search proposed "
+        md += [(f"For the seed-{seeds[0]['seed']} search: w" if seeds else "W") +
+               "here each dataset's optimal cells would rank in that history's proxy ranking had the search proposed "
                "them (scored by the search's own objective): " + "; ".join(
                    f"{m}: {', '.join(map(str, v['optimum_proxy_rank']))}" for m, v in r["datasets"].items()) + ".", ""]
     if "queries" in r:
