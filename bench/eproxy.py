@@ -267,12 +267,13 @@ REA_DEFAULT = [10, 3]
 
 def section_transfer(store: Path, args: argparse.Namespace, tuned_id: int) -> dict[str, Any]:
     """Table 7 analogue, once per REA setting of ``--transfer-rea``: the first setting's result is
-    the section's own, later ones go under ``variants`` keyed 'POPULATION:SAMPLE'. The paper does
+    the section's own, later ones go under ``variants`` keyed as given. The paper does
     not give its RE settings; the default is the strategy's NAS-Bench-201 protocol (10, 3)."""
     space = registry().create("space", "nb201")
     bench = space.load_benchmark()
     every = bench.architectures()
     values = {m: bench.query_many(every, m) for m in NB201_METRICS}
+
     def setting(rea: list[int]) -> dict[str, Any]:
         population, sample, seeds = (*rea, 1)[:3]
         out = _transfer_one(store, args, tuned_id, space, bench, every, values, [population, sample], args.seed)
@@ -321,33 +322,29 @@ def _transfer_one(store: Path, args: argparse.Namespace, tuned_id: int, space: A
         tuned_archs = list(tuned["tuned_archs"])
     rank_of = optimum_rank(search_config, tuned["best_config"], space, history, seed)
     ranked = [e.arch for e in sorted(history, key=lambda e: (-e.fitness, e.seq))]
-    n_dps = len(tuned_archs)
     out: dict[str, Any] = {"rea": list(rea), "search_id": search.id, "proposals": len(history),
                            "proxy_search": proxy_time, "queries": list(TRANSFER_QUERIES), "datasets": {}}
     for m in NB201_METRICS:
         truth = bench.query_many(ranked, m)
         hits = np.flatnonzero(truth >= best_value[m])
-        dps_truth = bench.query_many(tuned_archs, m)
-        dps_best = float(np.nanmax(dps_truth))
+        # the DPS architectures (queried by the tuning) in the tuning's order, then down the proxy ranking
+        curve = _best_so_far(np.concatenate([bench.query_many(tuned_archs, m), truth]), CURVE_QUERIES)
         out["datasets"][m] = {
             "eproxy_dps_queries": int(hits[0]) + 1 if len(hits) else None,
             "optimum": best_value[m], "history_best": float(np.nanmax(truth)),
             "history_best_rank": int(np.nanargmax(truth)) + 1,
             # where the dataset's optimum would rank in the history had the search proposed it
             "optimum_proxy_rank": [rank_of(a) for a in _optima(space, every, values[m], best_value[m])],
-            # the DPS architectures (queried by the tuning) plus the proxy ranking's top q - len(DPS)
-            "eproxy_dps_best_at": {str(q): max(dps_best, float(np.nanmax(truth[:q - n_dps], initial=-np.inf)))
-                                   for q in TRANSFER_QUERIES},
-            # the DPS architectures in the tuning's order, then down the proxy ranking
-            "eproxy_dps_curve": np.round(_best_so_far(np.concatenate([dps_truth, truth]), CURVE_QUERIES), 4).tolist()}
+            "eproxy_dps_best_at": {str(q): float(curve[q - 1]) for q in TRANSFER_QUERIES},
+            "eproxy_dps_curve": np.round(curve, 4).tolist()}
         if plain:
             traces = [_rea_trace(space, bench, m, best_value[m], k, REA_BUDGET, strategy) for k in range(args.rea_seeds)]
             found = [len(t) for t in traces if t[-1] >= best_value[m]]
+            rea_curve = np.mean([_best_so_far(t, CURVE_QUERIES) for t in traces], axis=0)
             out["datasets"][m].update({
                 "rea_mean_queries": float(np.mean(found)) if found else None, "rea_runs": len(traces),
-                "rea_found": len(found),
-                "rea_best_at": {str(q): float(np.mean([max(t[:q]) for t in traces])) for q in TRANSFER_QUERIES},
-                "rea_curve": np.round(np.mean([_best_so_far(t, CURVE_QUERIES) for t in traces], axis=0), 4).tolist()})
+                "rea_found": len(found), "rea_best_at": {str(q): float(rea_curve[q - 1]) for q in TRANSFER_QUERIES},
+                "rea_curve": np.round(rea_curve, 4).tolist()})
     return out
 
 
