@@ -114,7 +114,7 @@ def _assert_registered(session: nox.Session, package_dir: str | Path, dist: str)
 _KIND_OF_GROUP = {
     "nasplug.spaces": "space", "nasplug.encoders": "encoder", "nasplug.predictors": "predictor",
     "nasplug.samplers": "sampler", "nasplug.proxies": "proxy", "nasplug.strategies": "strategy",
-    "nasplug.objectives": "objective", "nasplug.executors": "executor",
+    "nasplug.objectives": "objective", "nasplug.executors": "executor", "nasplug.runs": "run",
 }
 
 

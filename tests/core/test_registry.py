@@ -1,14 +1,15 @@
 """Registry: lazy lookup, unknown names, broken plugins, registration from code."""
 
-from importlib import metadata
+import warnings
 
 import pytest
 
 from nasplug.core.errors import ConfigError, PluginLoadError, UnknownPluginError
 from nasplug.core.hookspecs import hookimpl
 from nasplug.core.plugins import plugin_manager
-from nasplug.core.registry import Registry
+from nasplug.core.registry import DuplicatePluginWarning, Registry
 from nasplug.core.testing import HillClimb, ToySpace
+from nasplug.core.testing.distributions import install_distribution, uninstall_distribution
 
 
 @pytest.fixture
@@ -59,41 +60,49 @@ def test_wrong_kind_is_refused():
         Registry().register("sampler", "toy", ToySpace)
 
 
-class _FakeEntryPoints:
-    """Adds a broken entry point to a real group, as an installed-but-broken package would."""
-
-    def __init__(self, monkeypatch, group, name, value):
-        real = metadata.entry_points
-        broken = metadata.EntryPoint(name=name, value=value, group=group)
-
-        def entry_points(**kw):
-            eps = real(**kw)
-            if kw.get("group") == group:
-                return metadata.EntryPoints(list(eps) + [broken])
-            return eps
-
-        monkeypatch.setattr(metadata, "entry_points", entry_points)
-        import stevedore._cache as cache
-
-        original = cache._c.get_group_all
-
-        def get_group_all(g, path=None):
-            eps = original(g, path)
-            return eps + [broken] if g == group else eps
-
-        monkeypatch.setattr(cache._c, "get_group_all", get_group_all)
+@pytest.fixture
+def dist_folder(tmp_path):
+    """A folder for throwaway distributions, taken off sys.path after the test."""
+    folder = tmp_path / "site"
+    yield folder
+    uninstall_distribution(folder)
 
 
-def test_broken_plugin_is_reported_and_others_keep_working(monkeypatch):
+def test_broken_plugin_is_reported_and_others_keep_working(monkeypatch, dist_folder):
     monkeypatch.delenv("NASPLUG_PLUGINS", raising=False)
-    _FakeEntryPoints(monkeypatch, "nasplug.objectives", "broken", "nasplug_no_such_module:Thing")
+    install_distribution(dist_folder, "nasplug-broken-example", {"nasplug.objectives": {"broken": "nasplug_no_such_module:Thing"}})
     reg = Registry()
     assert "broken" in reg.names("objective")
-    with pytest.raises(PluginLoadError, match="objective plugin 'broken'.*failed to load"):
+    with pytest.raises(PluginLoadError, match="objective plugin 'broken' from package nasplug-broken-example failed to load"):
         reg.load("objective", "broken")
     infos = {i.name: i for i in reg.describe(["objective"])}
-    assert infos["broken"].error is not None
+    assert infos["broken"].error is not None and infos["broken"].version == "1.0"
     assert infos["benchmark"].error is None and reg.load("objective", "benchmark").__name__ == "BenchmarkObjective"
+    assert infos["benchmark"].package == "nasplug-core" and infos["benchmark"].version
+
+
+def test_a_name_registered_by_two_distributions_warns_naming_both_and_the_winner(monkeypatch, dist_folder):
+    monkeypatch.delenv("NASPLUG_PLUGINS", raising=False)
+    install_distribution(
+        dist_folder, "nasplug-shadow-example", {"nasplug.objectives": {"benchmark": "nasplug_shadow_example:Shadow"}},
+        version="2.5", modules={"nasplug_shadow_example": """
+            from nasplug.core.objectives import BenchmarkObjective
+
+            class Shadow(BenchmarkObjective):
+                "A copy of the benchmark objective under the same name."
+        """})
+    reg = Registry()
+    with pytest.warns(DuplicatePluginWarning) as caught:
+        cls = reg.load("objective", "benchmark")
+    message = str(caught[0].message)
+    assert "nasplug-shadow-example 2.5" in message and "nasplug-core" in message
+    assert "using nasplug-shadow-example's" in message and "\n" not in message
+    assert cls.__name__ == "Shadow"  # the winner named in the warning is the one loaded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per registry, not at every lookup
+        reg.names("objective")
+    monkeypatch.setenv("NASPLUG_PLUGINS", "nasplug-core")
+    assert Registry().load("objective", "benchmark").__name__ == "BenchmarkObjective"
 
 
 def test_allow_list_hides_other_distributions(monkeypatch):

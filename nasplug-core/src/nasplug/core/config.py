@@ -2,7 +2,7 @@
 
 Layout (every table is optional unless the run kind needs it)::
 
-    kind = "search"            # search | predict | score
+    kind = "search"            # a run kind: search | predict | score | tune | any plugin of nasplug.runs
     seed = 0
     name = "my-run"
     [space]      name = "nb201"            # + the space's options
@@ -16,7 +16,9 @@ Layout (every table is optional unless the run kind needs it)::
     # tune:    [proxy] [tune]
 
 Part tables (``space``, ``strategy``, ...) hold ``name`` plus that part's options, validated by the
-part's own ``Config`` when the run builds it. The run-kind tables are validated here.
+part's own ``Config`` when the run builds it. Which part tables a kind needs and what its own
+table (``[search]``, ...) holds are declared by the run kind's class (``tables`` and ``Config``),
+found through the registry like any other part.
 """
 
 from __future__ import annotations
@@ -31,23 +33,15 @@ from typing import Any, Mapping
 
 import attrs
 
-from nasplug.core.errors import ConfigError
+from nasplug.core.errors import ConfigError, NasplugError
 from nasplug.core.options import (
-    build_config, non_negative_int, number_in, one_of, optional_positive_int, optional_string,
-    positive_int, string_list,
+    build_config, one_of, optional_positive_int, optional_string, positive_int,
 )
 
-KINDS = ("search", "predict", "score", "tune")
-PART_TABLES = {"search": ("strategy", "objective"), "predict": ("sampler", "predictor"), "score": ("proxy",), "tune": ("proxy",)}
 COMMON_TABLES = ("space", "benchmark", "store", "executor", "data")
 TOP_KEYS = ("kind", "seed", "seeds", "name")
 #: Tables that do not change results, left out of the config hash (resume may change them).
 NON_RESULT_TABLES = ("store", "executor", "name")
-
-
-def _int_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
-        raise ValueError(f"{attribute.name}: expected a list of integers >= 1, got {value!r}")
 
 
 def parse_seeds(value: Any, key: str = "seeds") -> tuple[int, ...]:
@@ -98,102 +92,6 @@ class DataOptions:
 
 
 @attrs.frozen
-class SearchOptions:
-    """Budget and reporting of a search run. A query is one new evaluation of the objective;
-    proposing an architecture already evaluated in the run costs nothing and is answered from the
-    run's own record. ``report`` names benchmark metrics looked up for the best architecture."""
-
-    queries: int | None = attrs.field(default=100, validator=optional_positive_int)
-    seconds: float | None = attrs.field(default=None, validator=number_in(0, None, optional=True))
-    wall_seconds: float | None = attrs.field(default=None, validator=number_in(0, None, optional=True))
-    batch_size: int = attrs.field(default=1, validator=positive_int)
-    report: list[str] = attrs.field(factory=list, validator=string_list)
-    max_proposals: int | None = attrs.field(default=None, validator=optional_positive_int)
-
-    def __attrs_post_init__(self) -> None:
-        if self.queries is None and self.seconds is None and self.wall_seconds is None:
-            raise ValueError("queries: expected a budget; set search.queries, search.seconds or search.wall_seconds, got none")
-
-
-@attrs.frozen
-class PredictOptions:
-    """A predict run labels ``initial`` architectures (uniformly at random, or by the sampler
-    when ``initial_sampler = "sampler"``), then ``rounds`` rounds of ``per_round`` labels chosen
-    by the sampler, retraining the predictor and scoring it on every unlabelled pool member after
-    each round. ``pool_size`` draws a random pool from the benchmark (default: all of it)."""
-
-    metric: str = attrs.field(default="cifar10_valid_val", validator=optional_string)
-    initial: int = attrs.field(default=10, validator=positive_int)
-    per_round: int = attrs.field(default=10, validator=positive_int)
-    rounds: int = attrs.field(default=5, validator=non_negative_int)
-    top_k: list[int] = attrs.field(factory=lambda: [10, 50], validator=_int_list)
-    pool_size: int | None = attrs.field(default=None, validator=optional_positive_int)
-    initial_sampler: str = attrs.field(default="random", validator=one_of("random", "sampler"))
-
-    @property
-    def total_labels(self) -> int:
-        return self.initial + self.per_round * self.rounds
-
-
-def _archs_value(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    ok = value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
-    ok = ok or (isinstance(value, list) and len(value) > 0 and all(isinstance(v, str) for v in value))
-    if not ok:
-        raise ValueError(f"{attribute.name}: expected an integer >= 1, \"all\" or a list of architecture strings, got {value!r}")
-
-
-@attrs.frozen
-class ScoreOptions:
-    """A score run evaluates the proxy on ``archs``: a number of distinct random architectures,
-    ``"all"``, or a list of architecture strings; where a benchmark is available it correlates the
-    scores with each of ``metrics``."""
-
-    archs: int | str | list[str] = attrs.field(default=1000, validator=_archs_value)
-    metrics: list[str] = attrs.field(factory=list, validator=string_list)
-    top_percent: float = attrs.field(default=10.0, validator=number_in(0.01, 100))
-
-
-def _tune_archs(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 3
-    ok = ok or (isinstance(value, list) and len(value) >= 3 and all(isinstance(v, str) for v in value))
-    if not ok:
-        raise ValueError(f"{attribute.name}: expected an integer >= 3 or a list of at least 3 architecture strings, got {value!r}")
-
-
-@attrs.frozen
-class TuneOptions:
-    """A tune run searches the proxy's own configuration (Discrete Proxy Search, Eproxy paper
-    Sec. 2.2) by regularised evolution: ``population`` random configurations, then children of
-    the best of ``sample`` drawn from the latest ``population``, each field mutated with
-    ``mutation_probability``, until ``configurations`` have been evaluated. A configuration's
-    fitness is the Spearman correlation, over ``archs`` benchmarked architectures, between the
-    proxy's direction-adjusted scores and ``metric``. ``batch_size`` children are proposed per
-    generation (1: the paper's sequential evolution). ``include_base``: the first member of the
-    initial population is the ``[proxy]`` table's own configuration instead of a random one, so
-    the tuned result never ranks the tuning architectures worse than the untuned proxy (off by
-    default: the paper's initial population is all random)."""
-
-    population: int = attrs.field(default=40, validator=positive_int)
-    sample: int = attrs.field(default=10, validator=positive_int)
-    configurations: int = attrs.field(default=200, validator=positive_int)
-    mutation_probability: float = attrs.field(default=0.2, validator=number_in(0, 1))
-    archs: int | list[str] = attrs.field(default=20, validator=_tune_archs)
-    metric: str = attrs.field(default="cifar10_valid_val", validator=optional_string)
-    batch_size: int = attrs.field(default=1, validator=positive_int)
-    include_base: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-
-    def __attrs_post_init__(self) -> None:
-        if self.sample > self.population:
-            raise ValueError(f"sample: expected at most population ({self.population}), got {self.sample}")
-        if self.metric is None:
-            raise ValueError("metric: expected the benchmark metric to correlate with, got None")
-
-
-KIND_OPTIONS: dict[str, type] = {"search": SearchOptions, "predict": PredictOptions, "score": ScoreOptions,
-                                 "tune": TuneOptions}
-
-
-@attrs.frozen
 class RunConfig:
     """A validated run description; ``raw`` is the dict it came from (stored with the run)."""
 
@@ -216,17 +114,27 @@ class RunConfig:
         return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "config") -> "RunConfig":
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "config", registry: Any = None) -> "RunConfig":
+        """Validate ``data``; the run kind (and what it needs) is looked up in ``registry``
+        (default: the active one, see :func:`nasplug.core.registry.registry`)."""
+        from nasplug.core.registry import registry as active_registry
+
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source} must be a table of options, not {type(data).__name__}")
+        reg = registry or active_registry()
         raw = copy.deepcopy(dict(data))
         kind = raw.get("kind")
-        if kind not in KINDS:
-            raise ConfigError(f"config key 'kind' must be one of {', '.join(KINDS)}, got {kind!r}; add e.g. kind = \"search\" at the top of {source}")
-        allowed = set(TOP_KEYS) | set(COMMON_TABLES) | set(PART_TABLES[kind]) | {kind}
+        kinds = reg.names("run")
+        if not isinstance(kind, str) or kind not in kinds:
+            close = difflib.get_close_matches(kind, kinds, n=1) if isinstance(kind, str) else []
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(f"config key 'kind' must be one of {', '.join(kinds)}, got {kind!r}; {hint}add e.g. kind = \"search\" at the top of {source}")
+        kind_class = reg.load("run", kind)
+        tables = tuple(kind_class.tables)
+        allowed = set(TOP_KEYS) | set(COMMON_TABLES) | set(tables) | {kind}
         for key in raw:
             if key not in allowed:
-                other = [k for k, tables in PART_TABLES.items() if key in tables or key == k]
+                other = [k for k in kinds if k == key or key in _tables_of(reg, k)]
                 if other:
                     raise ConfigError(f"config table '{key}' belongs to {other[0]} runs, not {kind} runs; remove it or change 'kind'")
                 close = difflib.get_close_matches(key, sorted(allowed), n=1)
@@ -242,7 +150,7 @@ class RunConfig:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"config key 'name' must be a non-empty string, got {name!r}")
         parts: dict[str, dict[str, Any]] = {}
-        for table in ("space", *PART_TABLES[kind]):
+        for table in ("space", *tables):
             value = raw.get(table)
             if value is None:
                 raise ConfigError(f"{kind} runs need a [{table}] table naming the {table}, e.g. [{table}] name = \"...\"; see 'nasplug plugins'")
@@ -265,7 +173,7 @@ class RunConfig:
 
         return cls(
             kind=kind, seed=seed, name=name, raw=raw, parts=parts,
-            options=build_config(KIND_OPTIONS[kind], table(kind), kind),
+            options=build_config(kind_class.Config, table(kind), kind),
             benchmark=build_config(BenchmarkOptions, table("benchmark"), "benchmark"),
             store=build_config(StoreOptions, table("store"), "store"),
             data=build_config(DataOptions, table("data"), "data"),
@@ -273,7 +181,14 @@ class RunConfig:
         )
 
 
-def load_config(path: str | Path) -> RunConfig:
+def _tables_of(reg: Any, kind: str) -> tuple[str, ...]:
+    try:
+        return tuple(reg.load("run", kind).tables)
+    except NasplugError:  # a broken run-kind plugin only loses its hint here
+        return ()
+
+
+def load_config(path: str | Path, *, registry: Any = None) -> RunConfig:
     """Read and validate a TOML run configuration."""
     path = Path(path)
     if not path.is_file():
@@ -284,4 +199,4 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"invalid TOML in {path}: {exc}; fix the syntax at that line") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text; save the config as UTF-8 TOML") from None
-    return RunConfig.from_dict(data, source=str(path))
+    return RunConfig.from_dict(data, source=str(path), registry=registry)

@@ -8,7 +8,7 @@ import attrs
 
 from nasplug.core.interfaces.objective import Evaluation, Objective
 from nasplug.core.interfaces.proxy import ProxyContext
-from nasplug.core.options import one_of, string, string_list
+from nasplug.core.options import one_of, part_spec, spec_name, string, string_list
 from nasplug.core.seeding import derive_seed
 
 
@@ -52,14 +52,9 @@ class BenchmarkObjective(Objective):
         return Evaluation(value=float(value), cost=float(self.benchmark.cost(arch, self.config.metric)), info=info)
 
 
-def _proxy_spec(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not (isinstance(value, str) and value) and not (isinstance(value, dict) and isinstance(value.get("name"), str)):
-        raise ValueError(f"{attribute.name}: expected a proxy name or a table with 'name', got {value!r}")
-
-
 @attrs.frozen
 class ProxyObjectiveConfig:
-    proxy: Any = attrs.field(default="params", validator=_proxy_spec)
+    proxy: Any = attrs.field(default="params", validator=part_spec)
 
 
 class ProxyObjective(Objective):
@@ -69,9 +64,9 @@ class ProxyObjective(Objective):
 
     def __init__(self, config: Any = None, **deps: Any) -> None:
         super().__init__(config, **deps)
-        from nasplug.core.registry import registry
+        from nasplug.core.registry import create_part
 
-        self.proxy = registry().create("proxy", self.config.proxy, section="objective.proxy", space=self.space)
+        self.proxy = create_part("proxy", self.config.proxy, "objective.proxy", space=self.space)
         self.direction = self.proxy.direction
         self._context: ProxyContext | None = None
 
@@ -79,8 +74,7 @@ class ProxyObjective(Objective):
         if self._context is None:
             from nasplug.core.data import proxy_context
 
-            name = self.config.proxy if isinstance(self.config.proxy, str) else self.config.proxy["name"]
-            self._context = proxy_context(self.proxy, self.data, derive_seed(self.seed, "proxy"), name)
+            self._context = proxy_context(self.proxy, self.data, derive_seed(self.seed, "proxy"), spec_name(self.config.proxy))
         return self._context
 
     def check(self) -> None:

@@ -86,6 +86,34 @@ def string_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
         _fail(attribute, "a list of strings", value)
 
 
+def boolean(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(attribute, "true or false", value)
+
+
+def _is_part_spec(value: Any) -> bool:
+    return (isinstance(value, str) and bool(value)) or (isinstance(value, Mapping) and isinstance(value.get("name"), str)
+                                                        and bool(value.get("name")))
+
+
+def part_spec(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """Validator: a part nested in another part's options, given as a registered name or a table
+    ``{name = "...", <its options>}``; build it with :func:`nasplug.core.registry.create_part`."""
+    if not _is_part_spec(value):
+        _fail(attribute, "a plugin name or a table with 'name'", value)
+
+
+def part_spec_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """Validator: a non-empty list of part specs (see :func:`part_spec`)."""
+    if not isinstance(value, (list, tuple)) or not value or not all(_is_part_spec(v) for v in value):
+        _fail(attribute, "a list of plugin names or {name = ...} tables", value)
+
+
+def spec_name(spec: str | Mapping[str, Any]) -> str:
+    """The plugin name of a part spec."""
+    return spec if isinstance(spec, str) else spec["name"]
+
+
 def build_config(cls: type[C], options: Mapping[str, Any] | None, section: str) -> C:
     """Instantiate ``attrs`` class ``cls`` from ``options``; errors name ``section.key``."""
     options = dict(options or {})
@@ -105,11 +133,6 @@ def build_config(cls: type[C], options: Mapping[str, Any] | None, section: str) 
             key, rest = message.split(":", 1)
             raise ConfigError(f"config key '{section}.{key}':{rest}; fix the value in the config") from None
         raise ConfigError(f"config section '{section}': {message}") from None
-
-
-def config_to_dict(config: Any) -> dict[str, Any]:
-    """The plain-dict (TOML-table) form of an ``attrs`` config object."""
-    return attrs.asdict(config, recurse=True)
 
 
 @attrs.frozen

@@ -1,8 +1,10 @@
 """Registries of parts: one stevedore-backed entry-point group per kind, plus parts registered
 from code through the ``nasplug_register_parts`` hook.
 
-Loading is lazy: listing names reads entry-point metadata only; a part's module is imported when
-a run asks for it by name. A plugin that fails to import is reported by name (``nasplug plugins``
+Discovery goes through stevedore's public API: listing names reads entry-point metadata only
+(``ExtensionManager.list_entry_points``); a part's module is imported when a run asks for it by
+name. A name registered by two distributions is announced with a :class:`DuplicatePluginWarning`
+naming both and the one that wins (the first found on ``sys.path``). A plugin that fails to import is reported by name (``nasplug plugins``
 lists it under failures) while the others keep working. An unknown name fails with the known names
 and the closest match. ``NASPLUG_PLUGINS`` (comma-separated distribution names) restricts which
 installed distributions' parts are visible.
@@ -10,10 +12,13 @@ installed distributions' parts are visible.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import os
+import warnings
 from importlib import metadata
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import attrs
 import stevedore
@@ -31,7 +36,12 @@ GROUPS: dict[str, str] = {
     "strategy": "nasplug.strategies",
     "objective": "nasplug.objectives",
     "executor": "nasplug.executors",
+    "run": "nasplug.runs",
 }
+
+
+class DuplicatePluginWarning(UserWarning):
+    """Two installed distributions register the same part name; one of them is hidden."""
 
 
 @attrs.frozen
@@ -43,6 +53,7 @@ class PluginInfo:
     package: str
     summary: str
     error: str | None = None
+    version: str = ""
 
 
 def _allowed_distributions() -> set[str] | None:
@@ -52,9 +63,31 @@ def _allowed_distributions() -> set[str] | None:
     return {d.strip().lower().replace("_", "-") for d in raw.split(",") if d.strip()}
 
 
-def _dist_name(ep: metadata.EntryPoint) -> str:
-    dist = getattr(ep, "dist", None)
-    return dist.metadata["Name"] if dist is not None else "?"
+@attrs.frozen
+class _Listed:
+    """An entry point as stevedore lists it, with the distribution that declares it."""
+
+    name: str
+    value: str
+    dist: str
+    version: str
+
+
+def _listed(group: str) -> list[_Listed]:
+    """The entry points of ``group`` as stevedore lists them (nothing is imported). stevedore's
+    cached entry points do not carry their distribution, so it is looked up in the metadata."""
+    manager = stevedore.NamedExtensionManager(namespace=group, names=[], on_missing_entrypoints_callback=None)
+    owners: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for ep in metadata.entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        owners.setdefault((ep.name, ep.value), []).append(
+            (dist.metadata["Name"], dist.version) if dist is not None else ("?", ""))
+    out = []
+    for ep in manager.list_entry_points():
+        candidates = owners.get((ep.name, ep.value)) or [("?", "")]
+        dist, version = candidates.pop(0) if len(candidates) > 1 else candidates[0]
+        out.append(_Listed(ep.name, ep.value, dist, version))
+    return out
 
 
 class Registry:
@@ -64,6 +97,10 @@ class Registry:
         self._code: dict[str, dict[str, type]] = {k: {} for k in GROUPS}
         self._loaded: dict[tuple[str, str], type] = {}
         self._failures: dict[tuple[str, str], str] = {}
+        self._warned: set[tuple[str, str]] = set()
+        # A new registry sees what is installed now, not what stevedore read for an earlier one.
+        for group in GROUPS.values():
+            stevedore.ExtensionManager.ENTRY_POINT_CACHE.pop(group, None)
         if plugin_manager is None:
             from nasplug.core.plugins import plugin_manager as get_pm
             plugin_manager = get_pm()
@@ -87,13 +124,19 @@ class Registry:
         if kind not in GROUPS:
             raise ConfigError(f"unknown part kind '{kind}'; kinds are {', '.join(GROUPS)}")
 
-    def _entry_points(self, kind: str) -> dict[str, metadata.EntryPoint]:
+    def _entry_points(self, kind: str) -> dict[str, _Listed]:
         allowed = _allowed_distributions()
-        out: dict[str, metadata.EntryPoint] = {}
-        for ep in metadata.entry_points(group=GROUPS[kind]):
-            if allowed is not None and _dist_name(ep).lower().replace("_", "-") not in allowed:
+        out: dict[str, _Listed] = {}
+        for ep in _listed(GROUPS[kind]):
+            if allowed is not None and ep.dist.lower().replace("_", "-") not in allowed:
                 continue
-            out.setdefault(ep.name, ep)
+            first = out.setdefault(ep.name, ep)
+            if first is not ep and first.dist != ep.dist and (kind, ep.name) not in self._warned:
+                self._warned.add((kind, ep.name))
+                warnings.warn(
+                    f"{kind} '{ep.name}' is registered by two distributions, {first.dist} {first.version} "
+                    f"({first.value}) and {ep.dist} {ep.version} ({ep.value}); using {first.dist}'s, "
+                    f"the first on sys.path. Uninstall one, or choose with NASPLUG_PLUGINS", DuplicatePluginWarning, stacklevel=3)
         return out
 
     def names(self, kind: str) -> list[str]:
@@ -120,15 +163,21 @@ class Registry:
         def on_failure(_manager: Any, ep: Any, exc: BaseException) -> None:
             failures.append(f"{type(exc).__name__}: {exc}")
 
+        winner = eps[name]
+
+        def pick_winner(_namespace: str, _name: str, extensions: list[Any]) -> Any:
+            return next((e for e in extensions if e.entry_point.value == winner.value), extensions[0])
+
         manager = stevedore.NamedExtensionManager(
             namespace=GROUPS[kind], names=[name], invoke_on_load=False,
-            on_load_failure_callback=on_failure)
-        if failures or not manager.extensions:
+            on_load_failure_callback=on_failure, conflict_resolver=pick_winner)
+        loaded = [e for e in manager.extensions if e.entry_point.value == winner.value]
+        if not loaded:
             reason = failures[0] if failures else "entry point did not load"
             self._failures[(kind, name)] = reason
             raise PluginLoadError(
-                f"{kind} plugin '{name}' from package {_dist_name(eps[name])} failed to load ({reason}); reinstall that package or remove it")
-        cls = manager.extensions[0].plugin
+                f"{kind} plugin '{name}' from package {winner.dist} failed to load ({reason}); reinstall that package or remove it")
+        cls = loaded[0].plugin
         expected = GROUPS[kind]
         if not isinstance(cls, type) or getattr(cls, "group", None) != expected:
             raise PluginLoadError(
@@ -160,22 +209,46 @@ class Registry:
         for kind in kinds or GROUPS:
             eps = self._entry_points(kind)
             for name in self.names(kind):
-                package = _dist_name(eps[name]) if name in eps and name not in self._code[kind] else "(registered from code)"
+                from_ep = name in eps and name not in self._code[kind]
+                package = eps[name].dist if from_ep else "(registered from code)"
+                version = eps[name].version if from_ep else ""
                 try:
                     cls = self.load(kind, name)
                 except PluginLoadError as exc:
-                    infos.append(PluginInfo(kind, name, package, "", str(exc)))
+                    infos.append(PluginInfo(kind, name, package, "", str(exc), version))
                     continue
-                infos.append(PluginInfo(kind, name, package, cls.summary()))
+                infos.append(PluginInfo(kind, name, package, cls.summary(), None, version))
         return infos
 
 
 _default: Registry | None = None
+_active: contextvars.ContextVar[Registry | None] = contextvars.ContextVar("nasplug_registry", default=None)
 
 
 def registry() -> Registry:
-    """The process-wide registry."""
+    """The registry of the run being built (see :func:`using`), else the process-wide one."""
+    active = _active.get()
+    if active is not None:
+        return active
     global _default
     if _default is None:
         _default = Registry()
     return _default
+
+
+@contextlib.contextmanager
+def using(reg: Registry) -> Iterator[Registry]:
+    """Make ``reg`` the registry that :func:`registry` and :func:`create_part` return while a run
+    builds its parts, so that parts nested in other parts (an ensemble's members, a predictor's
+    encoder, a guided strategy's sampler) come from the run's registry too."""
+    token = _active.set(reg)
+    try:
+        yield reg
+    finally:
+        _active.reset(token)
+
+
+def create_part(kind: str, spec: str | Mapping[str, Any], section: str, **deps: Any) -> Any:
+    """Build a part nested in another part's options (``spec`` checked by
+    :func:`nasplug.core.options.part_spec`) through the active registry."""
+    return registry().create(kind, spec, section=section, **deps)

@@ -28,18 +28,11 @@ import numpy as np
 
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.proxy import Proxy, ProxyContext
-from nasplug.core.options import number_in, optional_string, positive_int
+from nasplug.core.options import number_in, optional_string, part_spec_list, positive_int, spec_name
 from nasplug.core.seeding import derive_rng
 
 #: Abdelfattah et al.'s vote: synflow, jacob_cov and snip.
 DEFAULT_PROXIES = ("synflow", "jacov", "snip")
-
-
-def _proxy_specs(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    ok = isinstance(value, (list, tuple)) and len(value) >= 1
-    ok = ok and all(isinstance(v, str) or (isinstance(v, Mapping) and isinstance(v.get("name"), str)) for v in value)
-    if not ok:
-        raise ValueError(f"{attribute.name}: expected a list of proxy names or {{name = ...}} tables, got {value!r}")
 
 
 def _labels(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -95,11 +88,11 @@ class _Ensemble(Proxy):
 
     def __init__(self, config: Any = None, *, space: Any) -> None:
         super().__init__(config, space=space)
-        from nasplug.core.registry import registry
+        from nasplug.core.registry import create_part
 
-        self.members = [registry().create("proxy", spec, section=f"proxy.proxies[{i}]", space=space)
+        self.members = [create_part("proxy", spec, f"proxy.proxies[{i}]", space=space)
                         for i, spec in enumerate(self.config.proxies)]
-        self.names = [spec if isinstance(spec, str) else spec["name"] for spec in self.config.proxies]
+        self.names = [spec_name(spec) for spec in self.config.proxies]
         # Instance-level needs: the runner asks the instance (a data-free ensemble gets no batch).
         self.needs_data = any(m.needs_data for m in self.members)
         self.needs_labels = any(m.needs_labels for m in self.members)
@@ -119,7 +112,7 @@ class RankVoteConfig:
     the reference sample each architecture is ranked against (ours; 100 keeps the one-off cost
     at 100 scores per member while the percentiles move by at most 1/100)."""
 
-    proxies: list[Any] = attrs.field(factory=lambda: list(DEFAULT_PROXIES), validator=_proxy_specs)
+    proxies: list[Any] = attrs.field(factory=lambda: list(DEFAULT_PROXIES), validator=part_spec_list)
     reference: int = attrs.field(default=100, validator=positive_int)
 
 
@@ -158,7 +151,7 @@ class WeightedSumConfig:
     weights (standardised units); ``benchmark_path``: where the benchmark lives (default
     ``$NASPLUG_BENCHMARKS``)."""
 
-    proxies: list[Any] = attrs.field(factory=lambda: list(DEFAULT_PROXIES), validator=_proxy_specs)
+    proxies: list[Any] = attrs.field(factory=lambda: list(DEFAULT_PROXIES), validator=part_spec_list)
     labelled: int = attrs.field(default=20, validator=positive_int)
     metric: str | None = attrs.field(default=None, validator=optional_string)
     labels: Any = attrs.field(default=None, validator=_labels)

@@ -98,9 +98,9 @@ class BALSampler(Sampler):
                                   "set first or use features = \"encoder\"")
             return np.asarray(ctx.predictor.embed(pool), dtype=np.float64)
         if self._encoder is None:
-            from nasplug.core.registry import registry
+            from nasplug.core.registry import create_part
 
-            self._encoder = registry().create("encoder", self.config.encoder, section="sampler.encoder", space=self.space)
+            self._encoder = create_part("encoder", self.config.encoder, "sampler.encoder", space=self.space)
         return np.asarray(self._encoder.encode(pool), dtype=np.float64)
 
     def order(self, ctx: SelectionContext) -> np.ndarray:

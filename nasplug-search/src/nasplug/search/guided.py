@@ -12,25 +12,16 @@ import attrs
 import numpy as np
 
 from nasplug.core.errors import ConfigError
+from nasplug.core.evolution import AgingEvolution
 from nasplug.core.interfaces.strategy import Strategy, Told
-from nasplug.core.options import non_negative_int, positive_int
+from nasplug.core.options import non_negative_int, part_spec, positive_int, spec_name
+from nasplug.core.registry import create_part
 from nasplug.core.seeding import derive_seed
-
-
-def _part_spec(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not (isinstance(value, str) and value) and not (isinstance(value, dict) and isinstance(value.get("name"), str)):
-        raise ValueError(f"{attribute.name}: expected a plugin name or a table with 'name', got {value!r}")
 
 
 def _optional_table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and not isinstance(value, dict):
         raise ValueError(f"{attribute.name}: expected a table, got {value!r}")
-
-
-def _create(kind: str, spec: Any, section: str, **deps: Any) -> Any:
-    from nasplug.core.registry import registry
-
-    return registry().create(kind, spec, section=section, **deps)
 
 
 def _candidate_pool(space: Any, pool_size: int, rng: np.random.Generator) -> list[Hashable]:
@@ -52,8 +43,8 @@ class PredictorGuidedConfig:
     in order until the budget ends. Every label counts as a query. The pool is the whole space
     when it has at most ``pool_size`` architectures (NB201: all 15,625), else a sample."""
 
-    sampler: Any = attrs.field(default="dare", validator=_part_spec)
-    predictor: Any = attrs.field(default="dare_gcn", validator=_part_spec)
+    sampler: Any = attrs.field(default="dare", validator=part_spec)
+    predictor: Any = attrs.field(default="dare_gcn", validator=part_spec)
     initial: int = attrs.field(default=5, validator=positive_int)
     per_round: int = attrs.field(default=10, validator=positive_int)
     rounds: int = attrs.field(default=8, validator=non_negative_int)
@@ -72,8 +63,8 @@ class PredictorGuidedSearch(Strategy):
     def __init__(self, config: Any = None, **deps: Any) -> None:
         super().__init__(config, **deps)
         c = self.config
-        self.sampler = _create("sampler", c.sampler, "strategy.sampler", space=self.space)
-        _create("predictor", c.predictor, "strategy.predictor", space=self.space)  # option errors surface now
+        self.sampler = create_part("sampler", c.sampler, "strategy.sampler", space=self.space)
+        create_part("predictor", c.predictor, "strategy.predictor", space=self.space)  # option errors surface now
         self.pool = _candidate_pool(self.space, c.pool_size, self.rng)
         self.index = {self.space.canonical(a): i for i, a in enumerate(self.pool)}
         self.labelled: list[int] = []
@@ -84,7 +75,7 @@ class PredictorGuidedSearch(Strategy):
         self.predictor: Any = None
 
     def _new_predictor(self) -> Any:
-        return _create("predictor", self.config.predictor, "strategy.predictor", space=self.space)
+        return create_part("predictor", self.config.predictor, "strategy.predictor", space=self.space)
 
     def _fit(self) -> Any:
         predictor = self._new_predictor()
@@ -122,7 +113,6 @@ class PredictorGuidedSearch(Strategy):
         return [self.pool[i] for i in out]
 
     def tell(self, results: Sequence[Told]) -> None:
-        self._track(results)
         if self.ranking is not None:
             return
         for i, told in zip(self._asked, results):
@@ -144,7 +134,7 @@ class ProxyGuidedREAConfig:
     budget counts only those. ``data`` is the image batch table (as the run's ``[data]``) for
     proxies that need images."""
 
-    proxy: Any = attrs.field(default="synflow", validator=_part_spec)
+    proxy: Any = attrs.field(default="synflow", validator=part_spec)
     cycles: int = attrs.field(default=1000, validator=positive_int)
     population_size: int = attrs.field(default=10, validator=positive_int)
     sample_size: int = attrs.field(default=3, validator=positive_int)
@@ -165,10 +155,9 @@ class ProxyGuidedREA(Strategy):
         c = self.config
         if c.sample_size > c.population_size:
             raise ConfigError(f"strategy.sample_size ({c.sample_size}) must not exceed strategy.population_size ({c.population_size})")
-        self.proxy = _create("proxy", c.proxy, "strategy.proxy", space=self.space)
-        name = c.proxy if isinstance(c.proxy, str) else c.proxy["name"]
+        self.proxy = create_part("proxy", c.proxy, "strategy.proxy", space=self.space)
         data = build_config(DataOptions, c.data, "strategy.data")
-        self.context = proxy_context(self.proxy, data, derive_seed(self.seed, "proxy"), name)
+        self.context = proxy_context(self.proxy, data, derive_seed(self.seed, "proxy"), spec_name(c.proxy))
         self.ranking: list[Hashable] | None = None
         self.proxy_scores: dict[str, float] = {}
 
@@ -180,20 +169,17 @@ class ProxyGuidedREA(Strategy):
         return self.proxy_scores[key]
 
     def _evolve(self) -> list[Hashable]:
+        """``cycles`` steps of the core's aging evolution on the proxy, drawing from this
+        strategy's random stream; every distinct architecture seen, best proxy score first."""
         c = self.config
-        population: deque[tuple[Hashable, float]] = deque()
+        evolution = AgingEvolution(AgingEvolution.Config(c.population_size, c.sample_size), space=self.space)
+        evolution.rng = self.rng
         seen: dict[str, Hashable] = {}
-        for step in range(c.cycles):
-            if step < c.population_size:
-                arch = self.space.sample(self.rng)
-            else:
-                picks = self.rng.choice(len(population), size=c.sample_size, replace=False)
-                parent = max((population[i] for i in picks), key=lambda t: t[1])
-                arch = self.space.mutate(parent[0], self.rng)
-            population.append((arch, self._proxy_fitness(arch)))
+        for _ in range(c.cycles):
+            arch = evolution.ask(1)[0]
+            fitness = self._proxy_fitness(arch)
+            evolution.tell([Told(arch, fitness, fitness)])
             seen.setdefault(self.space.canonical(arch), arch)
-            if len(population) > c.population_size:
-                population.popleft()
         return sorted(seen.values(), key=lambda a: (-self.proxy_scores[self.space.canonical(a)], self.space.canonical(a)))
 
     def ask(self, n: int) -> list[Hashable]:
@@ -203,7 +189,7 @@ class ProxyGuidedREA(Strategy):
         return out
 
     def tell(self, results: Sequence[Told]) -> None:
-        self._track(results)
+        """Nothing to learn: the queries follow the proxy's ranking fixed by ``_evolve``."""
 
     def results(self) -> dict[str, Any]:
         return {"proxy_evaluations": len(self.proxy_scores)}

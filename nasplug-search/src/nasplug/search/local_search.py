@@ -7,7 +7,7 @@ from typing import Any, Hashable, Sequence
 import attrs
 
 from nasplug.core.interfaces.strategy import Strategy, Told
-from nasplug.core.options import positive_int
+from nasplug.core.options import boolean, positive_int
 
 
 @attrs.frozen
@@ -17,7 +17,7 @@ class LocalSearchConfig:
     evaluating the whole neighbourhood (the paper's default is the full neighbourhood)."""
 
     initial: int = attrs.field(default=1, validator=positive_int)
-    first_improvement: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    first_improvement: bool = attrs.field(default=False, validator=boolean)
 
 
 class LocalSearch(Strategy):
@@ -60,7 +60,6 @@ class LocalSearch(Strategy):
             self._restart_pending = True
 
     def tell(self, results: Sequence[Told]) -> None:
-        self._track(results)
         if self._initial_left > 0 or self._restart_pending:
             if self._initial_left > 0:
                 self._initial_left -= len(results)

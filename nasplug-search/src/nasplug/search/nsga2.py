@@ -95,7 +95,6 @@ class NSGA2(Strategy):
         return float(told.info[key])
 
     def tell(self, results: Sequence[Told]) -> None:
-        self._track(results)
         start, _ = self._asked
         for offset, told in enumerate(results):
             second = self._secondary(told)

@@ -1,56 +1,18 @@
-"""Regularized evolution (aging evolution; Real et al., AAAI 2019)."""
+"""Regularized evolution (aging evolution; Real et al., AAAI 2019).
+
+The algorithm is the core's :class:`~nasplug.core.evolution.AgingEvolution`, which proxy-guided
+REA and Discrete Proxy Search (``tune`` runs) share; this module registers it as ``rea``.
+"""
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any, Hashable, Sequence
+from nasplug.core.evolution import AgingEvolution, AgingEvolutionConfig
 
-import attrs
-
-from nasplug.core.interfaces.strategy import Strategy, Told
-from nasplug.core.options import positive_int
+#: REA's options (``population_size`` 10, ``sample_size`` 3: NAS-Bench-201's protocol).
+REAConfig = AgingEvolutionConfig
 
 
-@attrs.frozen
-class REAConfig:
-    """``population_size`` and ``sample_size`` default to NAS-Bench-201's REA protocol
-    (population 10, tournament 3); Real et al. used larger values on bigger spaces."""
-
-    population_size: int = attrs.field(default=10, validator=positive_int)
-    sample_size: int = attrs.field(default=3, validator=positive_int)
-
-    def __attrs_post_init__(self) -> None:
-        if self.sample_size > self.population_size:
-            raise ValueError(f"sample_size: expected at most population_size ({self.population_size}), got {self.sample_size}")
-
-
-class RegularizedEvolution(Strategy):
+class RegularizedEvolution(AgingEvolution):
     """Aging evolution: tournament-select a parent, mutate it, replace the oldest member."""
 
     Config = REAConfig
-
-    def __init__(self, config: Any = None, **deps: Any) -> None:
-        super().__init__(config, **deps)
-        self.population: deque[Told] = deque()
-        self._initial_asked = 0
-
-    def ask(self, n: int) -> list[Hashable]:
-        c = self.config
-        if self._initial_asked < c.population_size:
-            k = min(n, c.population_size - self._initial_asked)
-            self._initial_asked += k
-            return [self.space.sample(self.rng) for _ in range(k)]
-        members = list(self.population)
-        children = []
-        for _ in range(n):
-            picks = self.rng.choice(len(members), size=min(c.sample_size, len(members)), replace=False)
-            parent = max((members[i] for i in picks), key=lambda t: t.fitness)
-            children.append(self.space.mutate(parent.arch, self.rng))
-        return children
-
-    def tell(self, results: Sequence[Told]) -> None:
-        self._track(results)
-        for told in results:
-            self.population.append(told)
-            if len(self.population) > self.config.population_size:
-                self.population.popleft()

@@ -75,7 +75,6 @@ class Reinforce(Strategy):
     def tell(self, results: Sequence[Told]) -> None:
         import torch
 
-        self._track(results)
         for pos, told in zip(self._pending, results):
             reward = told.fitness if np.isfinite(told.fitness) else (self.baseline or 0.0)
             if self.baseline is None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.objective import Evaluation, Objective
-from nasplug.core.options import number_in, one_of, positive_int
+from nasplug.core.options import boolean, number_in, one_of, positive_int
 from nasplug.core.seeding import derive_seed
 
 
@@ -35,7 +35,7 @@ class TrainingConfig:
     weight_decay: float = attrs.field(default=5e-4, validator=number_in(0.0, 1.0))
     batch_size: int = attrs.field(default=64, validator=positive_int)
     val_fraction: float = attrs.field(default=0.2, validator=number_in(0.0, 1.0))
-    augment: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    augment: bool = attrs.field(default=True, validator=boolean)
     module: dict = attrs.field(factory=dict, validator=_table)
     device: str = attrs.field(default="cpu", validator=one_of("cpu", "cuda"))
     threads: int = attrs.field(default=1, validator=positive_int)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from nasplug.core.errors import NasplugError
+from nasplug.core.registry import GROUPS
 
 DEFAULT_STORE = "nasplug.db"
 
@@ -30,7 +31,7 @@ def _fmt(value: Any) -> str:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from nasplug.core.registry import GROUPS, registry
+    from nasplug.core.registry import registry
 
     kinds = [args.kind] if args.kind else list(GROUPS)
     infos = registry().describe(kinds)
@@ -42,14 +43,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     ok = [i for i in infos if i.error is None]
     bad = [i for i in infos if i.error is not None]
     width = max((len(i.name) for i in infos), default=4)
-    pkg_width = max((len(i.package) for i in infos), default=7)
+    origin = {id(i): f"{i.package} {i.version}".strip() for i in infos}
+    pkg_width = max((len(o) for o in origin.values()), default=7)
     for kind in kinds:
         rows = [i for i in ok if i.kind == kind]
         if not rows:
             continue
         print(f"{kind}:")
         for i in rows:
-            print(f"  {i.name:<{width}}  {i.package:<{pkg_width}}  {i.summary}")
+            print(f"  {i.name:<{width}}  {origin[id(i)]:<{pkg_width}}  {i.summary}")
     if bad:
         print("load failures:")
         for i in bad:
@@ -160,8 +162,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                               "result": run.result}, indent=2, default=str))
             return 0
         print(f"run {run.id} ({run.kind}, {run.status}) '{run.name}' seed {run.seed}, config {run.config_hash}")
-        print(f"  parts: " + ", ".join(f"{k}={v.get('name') if isinstance(v, dict) else v}" for k, v in run.config.items()
-                                      if k in ("space", "strategy", "objective", "sampler", "predictor", "proxy")))
+        print("  parts: " + ", ".join(f"{k}={v.get('name') if isinstance(v, dict) else v}" for k, v in run.config.items()
+                                      if k not in ("kind", "seed", "seeds", "name", "store", "benchmark", "data", "executor", run.kind)))
         print(f"  evaluations stored: {evaluations}")
         for r in rounds:
             print(f"  round {r.round}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.metrics.items() if not k.endswith("_seconds")))
@@ -185,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("plugins", help="list every registered part and any that failed to load")
-    p.add_argument("--kind", choices=["space", "encoder", "predictor", "sampler", "proxy", "strategy", "objective", "executor"])
+    p.add_argument("--kind", choices=list(GROUPS))
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_plugins)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import math
 from typing import Any, ClassVar, Hashable, Literal
 
 import attrs
@@ -49,4 +50,23 @@ class Objective(Part, abc.ABC):
         return False
 
     def fitness(self, value: float) -> float:
+        """``value`` in higher-is-better form; a non-finite value ranks below everything."""
+        if not math.isfinite(value):
+            return -math.inf
         return value if self.direction == "max" else -value
+
+    # --- evaluations split into independent tasks (optional) -------------------------------
+    def subtasks(self, arch: Hashable) -> int:
+        """How many independent tasks one evaluation of ``arch`` splits into, so an executor
+        runs them in parallel (e.g. one per benchmarked architecture when the objective scores
+        a proxy configuration). 0 (default): one task calling :meth:`evaluate`."""
+        return 0
+
+    def evaluate_subtask(self, arch: Hashable, index: int) -> Any:
+        """Task ``index`` of the evaluation of ``arch`` (picklable result); see :meth:`subtasks`."""
+        raise NotImplementedError(f"{type(self).__name__} declares subtasks but does not evaluate them")
+
+    def combine(self, arch: Hashable, results: list[Any]) -> Evaluation:
+        """The evaluation of ``arch`` from its subtasks' results, in index order; a failed
+        subtask is a :class:`~nasplug.core.interfaces.executor.TaskFailed`."""
+        raise NotImplementedError(f"{type(self).__name__} declares subtasks but does not combine them")

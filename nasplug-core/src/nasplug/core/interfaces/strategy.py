@@ -47,18 +47,14 @@ class Strategy(Part, abc.ABC):
     def tell(self, results: Sequence[Told]) -> None:
         """The results of the last ``ask``, in the same order."""
 
+    def ready(self) -> int:
+        """How many proposals the strategy can make now that depend on no pending result (e.g.
+        the rest of a random initial population). The runner asks for up to this many at once
+        when it exceeds ``search.batch_size``, so they are evaluated in parallel; proposals and
+        results are the same either way. Default 0: batches are ``search.batch_size``."""
+        return 0
+
     def results(self) -> dict[str, Any]:
         """Strategy-specific results the runner adds to the run's result (e.g. a Pareto front,
         the final subspace centres); JSON-serialisable."""
         return {}
-
-    def best(self) -> Told | None:
-        """The best result told so far (strategies may override with their own notion)."""
-        return getattr(self, "_best", None)
-
-    def _track(self, results: Sequence[Told]) -> None:
-        """Keep ``best()`` current; subclasses call this from ``tell``."""
-        for r in results:
-            current = getattr(self, "_best", None)
-            if np.isfinite(r.fitness) and (current is None or r.fitness > current.fitness):
-                self._best = r

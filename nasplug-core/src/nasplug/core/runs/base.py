@@ -1,21 +1,32 @@
-"""Run driver shared by every run kind: validation, store bookkeeping, resume and hooks."""
+"""Run driver shared by every run kind: validation, store bookkeeping, resume and hooks.
+
+Run kinds are plugins of the ``nasplug.runs`` entry-point group, found through the registry like
+any other part (nasplug-core registers ``search``, ``predict``, ``score`` and ``tune``). A new kind
+is one module holding a :class:`RunKind` subclass plus one entry-point line::
+
+    [project.entry-points."nasplug.runs"]
+    oneshot = "my_package.oneshot:OneShotRun"
+"""
 
 from __future__ import annotations
 
 import abc
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import attrs
 
 from nasplug.core.config import RunConfig, load_config
 from nasplug.core.errors import ConfigError, StoreError
 from nasplug.core.hookspecs import hookimpl
+from nasplug.core.interfaces.base import Part
 from nasplug.core.interfaces.space import SearchSpace
 from nasplug.core.plugins import plugin_manager
-from nasplug.core.registry import Registry, registry as default_registry
+from nasplug.core.registry import Registry, using
+from nasplug.core.registry import registry as default_registry
 from nasplug.core.store import EvaluationRecord, Store
+from nasplug.core.tuned import resolve_config_from
 
 
 @attrs.define
@@ -66,15 +77,24 @@ class RunResult:
     resumed: bool = False
 
 
-class RunKind(abc.ABC):
+class RunKind(Part, abc.ABC):
     """One kind of run. ``__init__`` builds and checks every part (raising ``NasplugError`` on
     bad input) before the store is touched; ``execute`` does the work, reading what a previous
-    attempt stored so that a resumed run ends exactly as an uninterrupted one."""
+    attempt stored so that a resumed run ends exactly as an uninterrupted one.
 
-    unit = "eval"
+    Declared by the class: ``Config``, the ``attrs`` class of the kind's own table (``[search]``
+    for ``kind = "search"``), and ``tables``, the part tables the kind needs besides ``[space]``
+    (each a ``{name = ..., <options>}`` table). Parts are built with ``self.registry``."""
+
+    group: ClassVar[str] = "nasplug.runs"
+    #: Part tables the run needs besides ``[space]``, e.g. ``("strategy", "objective")``.
+    tables: ClassVar[tuple[str, ...]] = ()
+    #: What ``RunContext.completed`` counts: ``"eval"`` (evaluations) or ``"round"``.
+    unit: ClassVar[str] = "eval"
 
     def __init__(self, config: RunConfig, registry: Registry, space: SearchSpace) -> None:
-        self.config = config
+        super().__init__(config)
+        self.config: RunConfig = config
         self.registry = registry
         self.space = space
 
@@ -101,18 +121,11 @@ class StoreRecorder:
         self.store.add_round(run.id, round, labelled, metrics)
 
 
-def _kind_class(kind: str) -> type[RunKind]:
-    if kind == "search":
-        from nasplug.core.runs.search import SearchRun
-        return SearchRun
-    if kind == "predict":
-        from nasplug.core.runs.predict import PredictRun
-        return PredictRun
-    if kind == "tune":
-        from nasplug.core.runs.tune import TuneRun
-        return TuneRun
-    from nasplug.core.runs.score import ScoreRun
-    return ScoreRun
+def build_kind(config: RunConfig, reg: Registry) -> RunKind:
+    """The run kind of ``config`` with every part built (through ``reg``) and checked."""
+    with using(reg):
+        space = reg.create("space", config.parts["space"], section="space")
+        return reg.load("run", config.kind)(config, reg, space)
 
 
 def run(config: RunConfig | Mapping[str, Any] | str | Path, *, resume: bool = False, run_id: int | None = None,
@@ -122,18 +135,22 @@ def run(config: RunConfig | Mapping[str, Any] | str | Path, *, resume: bool = Fa
     With ``resume``, continue the store's latest run (or ``run_id``), which must have been made
     from the same configuration; a finished run is returned as stored.
     """
+    reg = registry or default_registry()
+    with using(reg):
+        return _run(config, resume, run_id, store_path, reg)
+
+
+def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_id: int | None,
+         store_path: str | Path | None, reg: Registry) -> RunResult:
     if isinstance(config, (str, Path)):
-        config = load_config(config)
+        config = load_config(config, registry=reg)
     elif not isinstance(config, RunConfig):
-        config = RunConfig.from_dict(config)
+        config = RunConfig.from_dict(config, registry=reg)
     if config.seeds is not None:
         raise ConfigError("this config lists seeds (a run per seed); run it with nasplug.core.runs.run_seeds or 'nasplug run', or give one seed")
-    reg = registry or default_registry()
-    from nasplug.core.runs.tune import resolve_config_from  # config_from = <tune run id> in proxy tables
-
     config = resolve_config_from(config, Path(store_path or config.store.path))
-    space = reg.create("space", config.parts["space"], section="space")
-    kind = _kind_class(config.kind)(config, reg, space)
+    kind = build_kind(config, reg)
+    space = kind.space
     executor = reg.create("executor", config.parts["executor"], section="executor")
 
     path = Path(store_path or config.store.path)

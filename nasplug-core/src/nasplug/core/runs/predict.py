@@ -6,20 +6,52 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import attrs
 import numpy as np
 
 from nasplug.core import metrics
 from nasplug.core.errors import BudgetError, StoreError
 from nasplug.core.interfaces.sampler import SelectionContext
+from nasplug.core.options import non_negative_int, one_of, optional_positive_int, optional_string, positive_int
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_rng, derive_seed
 from nasplug.core.store import EvaluationRecord
 
 
+def _int_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+        raise ValueError(f"{attribute.name}: expected a list of integers >= 1, got {value!r}")
+
+
+@attrs.frozen
+class PredictOptions:
+    """A predict run labels ``initial`` architectures (uniformly at random, or by the sampler
+    when ``initial_sampler = "sampler"``), then ``rounds`` rounds of ``per_round`` labels chosen
+    by the sampler, retraining the predictor and scoring it on every unlabelled pool member after
+    each round. ``pool_size`` draws a random pool from the benchmark (default: all of it)."""
+
+    metric: str = attrs.field(default="cifar10_valid_val", validator=optional_string)
+    initial: int = attrs.field(default=10, validator=positive_int)
+    per_round: int = attrs.field(default=10, validator=positive_int)
+    rounds: int = attrs.field(default=5, validator=non_negative_int)
+    top_k: list[int] = attrs.field(factory=lambda: [10, 50], validator=_int_list)
+    pool_size: int | None = attrs.field(default=None, validator=optional_positive_int)
+    initial_sampler: str = attrs.field(default="random", validator=one_of("random", "sampler"))
+
+    @property
+    def total_labels(self) -> int:
+        return self.initial + self.per_round * self.rounds
+
+
 class PredictRun(RunKind):
-    """Round 0 labels ``initial`` architectures, rounds 1..R add ``per_round`` each. The random
+    """predict: a sampler picks labels round by round; the predictor trained on them is scored.
+
+    Round 0 labels ``initial`` architectures, rounds 1..R add ``per_round`` each. The random
     streams of round r derive from (seed, r) and a round is stored with its labelled set once its
     metrics are known, so a resumed run continues from its last stored round."""
+
+    Config = PredictOptions
+    tables = ("sampler", "predictor")
 
     unit = "round"
 

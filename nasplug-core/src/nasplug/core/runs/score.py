@@ -6,11 +6,13 @@ import math
 import time
 from typing import Any, Hashable
 
+import attrs
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, BudgetError, ConfigError, StoreError
 from nasplug.core.executors.tasks import seeded
 from nasplug.core.interfaces.executor import TaskFailed
+from nasplug.core.options import number_in, string_list
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_rng, derive_seed
 from nasplug.core.store import EvaluationRecord
@@ -32,11 +34,34 @@ class _Scorer:
             return value, time.perf_counter() - start
 
 
+def _archs_value(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    ok = value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+    ok = ok or (isinstance(value, list) and len(value) > 0 and all(isinstance(v, str) for v in value))
+    if not ok:
+        raise ValueError(f"{attribute.name}: expected an integer >= 1, \"all\" or a list of architecture strings, got {value!r}")
+
+
+@attrs.frozen
+class ScoreOptions:
+    """A score run evaluates the proxy on ``archs``: a number of distinct random architectures,
+    ``"all"``, or a list of architecture strings; where a benchmark is available it correlates the
+    scores with each of ``metrics``."""
+
+    archs: int | str | list[str] = attrs.field(default=1000, validator=_archs_value)
+    metrics: list[str] = attrs.field(factory=list, validator=string_list)
+    top_percent: float = attrs.field(default=10.0, validator=number_in(0.01, 100))
+
+
 class ScoreRun(RunKind):
-    """Scores ``archs`` architectures (seeded sample, or the whole space) through the run's
+    """score: a proxy on a set of architectures, correlated with benchmark metrics and timed.
+
+    Scores ``archs`` architectures (seeded sample, or the whole space) through the run's
     executor, storing each score as it arrives. Correlations use the proxy's fitness (its
     direction applied), so a useful proxy correlates positively; non-finite scores and failed
     evaluations are ranked last, never dropped silently (their counts are reported)."""
+
+    Config = ScoreOptions
+    tables = ("proxy",)
 
     def __init__(self, config, registry, space) -> None:
         super().__init__(config, registry, space)

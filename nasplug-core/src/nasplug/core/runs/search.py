@@ -4,66 +4,111 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterator
 
+import attrs
 import numpy as np
 
 from nasplug.core.errors import BudgetError, StoreError
 from nasplug.core.executors.tasks import seeded
 from nasplug.core.interfaces.executor import TaskFailed
 from nasplug.core.interfaces.strategy import Told
+from nasplug.core.options import number_in, optional_positive_int, positive_int, string_list
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_seed
 from nasplug.core.store import EvaluationRecord
 
 
 def _fitness(objective: Any, value: float) -> float:
-    return objective.fitness(value) if math.isfinite(value) else -math.inf
+    fitness = objective.fitness(value)
+    return -math.inf if math.isnan(fitness) else fitness
 
 
 class _Timed:
-    """Picklable wrapper timing one objective evaluation (executors ship it to workers). Items
-    are ``(arch, seed)``: the global random streams are seeded from (run seed, architecture) for
-    the call, so the value never depends on which worker ran it, or when."""
+    """Picklable wrapper timing one objective evaluation, or one subtask of it (executors ship it
+    to workers). Items are ``(arch, seed, subtask)``, ``subtask`` None for a whole evaluation:
+    the global random streams are seeded from (run seed, architecture) for the call, so the value
+    never depends on which worker ran it, or when."""
 
     def __init__(self, objective: Any) -> None:
         self.objective = objective
 
-    def __call__(self, item: tuple[Hashable, int]) -> tuple[Any, float]:
-        arch, seed = item
+    def __call__(self, item: tuple[Hashable, int, int | None]) -> tuple[Any, float]:
+        arch, seed, subtask = item
         with seeded(seed):
             start = time.perf_counter()
-            evaluation = self.objective.evaluate(arch)
-            return evaluation, time.perf_counter() - start
+            if subtask is None:
+                out = self.objective.evaluate(arch)
+            else:
+                out = self.objective.evaluate_subtask(arch, subtask)
+            return out, time.perf_counter() - start
+
+
+@attrs.frozen
+class SearchOptions:
+    """Budget and reporting of a search run. A query is one new evaluation of the objective;
+    proposing an architecture already evaluated in the run costs nothing and is answered from the
+    run's own record. ``report`` names benchmark metrics looked up for the best architecture."""
+
+    queries: int | None = attrs.field(default=100, validator=optional_positive_int)
+    seconds: float | None = attrs.field(default=None, validator=number_in(0, None, optional=True))
+    wall_seconds: float | None = attrs.field(default=None, validator=number_in(0, None, optional=True))
+    batch_size: int = attrs.field(default=1, validator=positive_int)
+    report: list[str] = attrs.field(factory=list, validator=string_list)
+    max_proposals: int | None = attrs.field(default=None, validator=optional_positive_int)
+
+    def __attrs_post_init__(self) -> None:
+        if self.queries is None and self.seconds is None and self.wall_seconds is None:
+            raise ValueError("queries: expected a budget; set search.queries, search.seconds or search.wall_seconds, got none")
 
 
 class SearchRun(RunKind):
-    """Ask/tell loop. Every proposal gets a sequence number; an architecture proposed again in
+    """search: a strategy optimises an objective until a query, simulated-time or wall budget ends.
+
+    Ask/tell loop. Every proposal gets a sequence number; an architecture proposed again in
     the same run is answered from the run's record (stored with ``info.repeat``) and is not
     charged, so a budget of N queries means N distinct evaluations. Each ``ask`` batch
     (``search.batch_size``) is evaluated through the run's executor and stored as results arrive;
     an evaluation that failed is stored as such and told to the strategy as fitness -inf. On
     resume the strategy is rebuilt with the same seed and replayed against the stored results."""
 
+    Config = SearchOptions
+    tables = ("strategy", "objective")
+
     def __init__(self, config, registry, space) -> None:
         super().__init__(config, registry, space)
-        self.options = config.options
-        deps = dict(space=space, benchmark_path=config.benchmark.path, seed=derive_seed(config.seed, "objective"),
-                    data=config.data)
-        self.objective = registry.create("objective", config.parts["objective"], section="objective", **deps)
+        self.options = self.search_options()
+        #: The space the strategy searches (the architectures; a tune run's configurations).
+        self.search_space = self.build_search_space()
+        self.objective = self.build_objective()
         self.objective.check()
         if self.options.seconds is not None and not self.objective.charges_cost:
             raise BudgetError(
                 f"search.seconds is a simulated-time budget but objective '{config.parts['objective']['name']}' charges no simulated time on this space; budget with search.queries or search.wall_seconds")
         # Built before anything is stored, so option errors surface first; a resumed run gets a
         # fresh instance like this one and replays it against the stored results.
-        self.strategy = registry.create("strategy", config.parts["strategy"], section="strategy", space=space,
-                                        seed=derive_seed(config.seed, "strategy"))
+        self.strategy = self.build_strategy()
         self.benchmark = None
         if self.options.report:
             self.benchmark = space.load_benchmark(config.benchmark.path)
             for metric in self.options.report:
                 self.benchmark.check_metric(metric)
+
+    # --- what a kind built on the search loop replaces ------------------------------------
+    def search_options(self) -> SearchOptions:
+        return self.config.options
+
+    def build_search_space(self) -> Any:
+        return self.space
+
+    def build_objective(self) -> Any:
+        c = self.config
+        return self.registry.create("objective", c.parts["objective"], section="objective", space=self.space,
+                                    benchmark_path=c.benchmark.path, seed=derive_seed(c.seed, "objective"), data=c.data)
+
+    def build_strategy(self) -> Any:
+        return self.registry.create("strategy", self.config.parts["strategy"], section="strategy", space=self.space,
+                                    seed=derive_seed(self.config.seed, "strategy"))
 
     def total(self) -> int | None:
         return self.options.queries
@@ -75,7 +120,7 @@ class SearchRun(RunKind):
                 or (o.wall_seconds is not None and wall >= o.wall_seconds))
 
     def execute(self, run: RunContext) -> dict[str, Any]:
-        space, objective, options, strategy = self.space, self.objective, self.options, self.strategy
+        space, objective, options, strategy = self.search_space, self.objective, self.options, self.strategy
         stored = {r.seq: r for r in run.store.evaluations(run.id)}
         run.completed = sum(1 for r in stored.values() if not r.info.get("repeat"))
         timed = _Timed(objective)
@@ -89,9 +134,10 @@ class SearchRun(RunKind):
         while not self._exhausted(queries, simulated, wall_before + time.perf_counter() - started):
             if seq >= max_proposals:
                 break
-            n = options.batch_size
+            n = max(options.batch_size, strategy.ready())
             if options.queries is not None:
                 n = min(n, options.queries - queries)
+            n = min(n, max_proposals - seq)
             proposals = list(strategy.ask(n))[:n]
             if not proposals:
                 break
@@ -113,16 +159,7 @@ class SearchRun(RunKind):
             todo = list(pending.values())
             for i in todo:
                 run.starting(seq + i, proposals[i])
-            items = [(proposals[i], derive_seed(self.config.seed, "evaluate", keys[i])) for i in todo]
-            for position, out in run.executor.imap(timed, items):
-                i = todo[position]
-                if isinstance(out, TaskFailed):  # a failed evaluation is a spent query worth -inf
-                    rec = EvaluationRecord(run.id, seq + i, keys[i], math.nan, -math.inf, 0.0, 0.0, out.as_info())
-                else:
-                    evaluation, wall = out
-                    rec = EvaluationRecord(run.id, seq + i, keys[i], float(evaluation.value),
-                                           _fitness(objective, float(evaluation.value)), float(evaluation.cost), wall,
-                                           dict(evaluation.info))
+            for i, rec in self._evaluate(run, timed, seq, todo, proposals, keys):
                 run.record(rec)
                 records[i] = rec
                 seen[keys[i]] = rec
@@ -142,6 +179,39 @@ class SearchRun(RunKind):
                            for a, k, r in zip(proposals, keys, records)])
             seq += len(proposals)
         return self._summary(history, queries, simulated)
+
+    def _evaluate(self, run: RunContext, timed: _Timed, seq: int, todo: list[int], proposals: list[Any],
+                  keys: list[str]) -> Iterator[tuple[int, EvaluationRecord]]:
+        """Evaluate proposals ``todo`` through the executor (split into the objective's subtasks
+        where it declares any) and yield ``(index, record)`` as each evaluation completes."""
+        objective = self.objective
+        items: list[tuple[Hashable, int, int | None]] = []
+        owner: list[int] = []
+        for i in todo:
+            seed = derive_seed(self.config.seed, "evaluate", keys[i])
+            k = objective.subtasks(proposals[i])
+            items.extend([(proposals[i], seed, None)] if k == 0 else [(proposals[i], seed, j) for j in range(k)])
+            owner.extend([i] * max(k, 1))
+        parts: dict[int, list[Any]] = {i: [] for i in todo}
+        left = {i: owner.count(i) for i in todo}
+        for position, out in run.executor.imap(timed, items):
+            i, subtask = owner[position], items[position][2]
+            if subtask is None:
+                if isinstance(out, TaskFailed):  # a failed evaluation is a spent query worth -inf
+                    yield i, EvaluationRecord(run.id, seq + i, keys[i], math.nan, -math.inf, 0.0, 0.0, out.as_info())
+                    continue
+                evaluation, wall = out
+            else:
+                parts[i].append((subtask, out))
+                left[i] -= 1
+                if left[i]:
+                    continue
+                ordered = [o for _, o in sorted(parts[i], key=lambda p: p[0])]
+                wall = sum(o[1] for o in ordered if not isinstance(o, TaskFailed))
+                evaluation = objective.combine(proposals[i], [o if isinstance(o, TaskFailed) else o[0] for o in ordered])
+            value = float(evaluation.value)
+            yield i, EvaluationRecord(run.id, seq + i, keys[i], value, _fitness(objective, value), float(evaluation.cost),
+                                      wall, dict(evaluation.info))
 
     def _summary(self, history: list[EvaluationRecord], queries: int, simulated: float) -> dict[str, Any]:
         evaluated = [r for r in history if not r.info.get("repeat")]

@@ -24,9 +24,11 @@ import attrs
 from nasplug.core.config import RunConfig, load_config, parse_seeds
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.executor import TaskFailed
-from nasplug.core.registry import Registry, registry as default_registry
-from nasplug.core.runs.base import RunResult, run
+from nasplug.core.registry import Registry
+from nasplug.core.registry import registry as default_registry
+from nasplug.core.runs.base import RunResult, build_kind, run
 from nasplug.core.store import Store
+from nasplug.core.tuned import resolve_config_from
 
 
 @attrs.frozen
@@ -39,20 +41,10 @@ class SeedOutcome:
     rounds: list[Any]
 
 
-def seed_configs(config: RunConfig, seeds: Sequence[int]) -> list[RunConfig]:
+def seed_configs(config: RunConfig, seeds: Sequence[int], registry: Registry | None = None) -> list[RunConfig]:
     """The single-seed configurations of a multi-seed ``config`` (``seeds`` replaced by ``seed``)."""
     base = {k: v for k, v in config.raw.items() if k not in ("seeds", "seed")}
-    return [RunConfig.from_dict({**base, "seed": int(s)}) for s in seeds]
-
-
-def _resolved(config: RunConfig, store_path: Path) -> RunConfig:
-    """Parts that refer to other stored runs (``config_from``) resolved here, where the store is,
-    before a worker without access to it gets the config."""
-    try:
-        from nasplug.core.runs.tune import resolve_config_from
-    except ImportError:  # a core without tune runs has nothing to resolve
-        return config
-    return resolve_config_from(config, store_path)
+    return [RunConfig.from_dict({**base, "seed": int(s)}, registry=registry) for s in seeds]
 
 
 class _RunSeed:
@@ -80,19 +72,20 @@ def run_seeds(config: RunConfig | Mapping[str, Any] | str | Path, seeds: Sequenc
     executor; return one :class:`RunResult` per seed, in the order of ``seeds``. With
     ``resume``, seeds whose run is already stored (same config and seed) are taken from the
     store, or continued where they stopped, instead of run again."""
+    reg = registry or default_registry()
     if isinstance(config, (str, Path)):
-        config = load_config(config)
+        config = load_config(config, registry=reg)
     elif not isinstance(config, RunConfig):
-        config = RunConfig.from_dict(config)
+        config = RunConfig.from_dict(config, registry=reg)
     if seeds is not None:
         seeds = parse_seeds(seeds if isinstance(seeds, str) else list(seeds), "--seeds")
     elif config.seeds is not None:
         seeds = config.seeds
     else:
         raise ConfigError("no seeds to run; add seeds = [0, 1, 2] (or \"0-19\") to the config or pass --seeds 0-19")
-    reg = registry or default_registry()
     path = Path(store_path or config.store.path)
-    configs = [_resolved(c, path) for c in seed_configs(config, seeds)]
+    # config_from is resolved here, where the store is, before a worker without access to it runs
+    configs = [resolve_config_from(c, path) for c in seed_configs(config, seeds, reg)]
     executor = reg.create("executor", config.parts["executor"], section="executor")
     if getattr(executor, "in_process", False):
         executor.close()
@@ -119,10 +112,7 @@ def _run_here(config: RunConfig, resume: bool, path: Path, reg: Registry) -> Run
 
 def _run_in_workers(configs: list[RunConfig], executor: Any, resume: bool, path: Path, reg: Registry) -> list[RunResult]:
     # Build every part once here, so a bad option fails before anything is stored or sent.
-    from nasplug.core.runs.base import _kind_class
-
-    first = configs[0]
-    _kind_class(first.kind)(first, reg, reg.create("space", first.parts["space"], section="space"))
+    build_kind(configs[0], reg)
     results: dict[int, RunResult] = {}
     ids: dict[int, int] = {}
     store = Store(path)

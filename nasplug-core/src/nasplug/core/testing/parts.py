@@ -37,7 +37,6 @@ class HillClimb(Strategy):
         return [self.space.mutate(self.current.arch, self.rng) for _ in range(n)]
 
     def tell(self, results: Sequence[Told]) -> None:
-        self._track(results)
         for told in results:
             if self.current is None or told.fitness > self.current.fitness:
                 self.current, self.stale = told, 0

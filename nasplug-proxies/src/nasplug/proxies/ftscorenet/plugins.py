@@ -11,13 +11,11 @@ import numpy as np
 
 from nasplug.core.interfaces.predictor import Predictor
 from nasplug.core.interfaces.proxy import Proxy, ProxyContext
-from nasplug.core.options import non_negative_int, number_in, one_of, optional_string, positive_int
+from nasplug.core.options import boolean, non_negative_int, number_in, one_of, optional_string, positive_int
 from nasplug.core.seeding import derive_seed
 from nasplug.proxies.ftscorenet.kernels import GAINS
 from nasplug.proxies.ftscorenet.scorer import FTScoreNet, ModelConfig
 from nasplug.proxies.ftscorenet.train import LabelledSet, StepRecord, TrainConfig, train
-
-_bool = attrs.validators.instance_of(bool)
 
 
 @attrs.frozen
@@ -79,7 +77,7 @@ class PredictorConfig:
     input_size: int = attrs.field(default=32, validator=positive_int)
     classes: int = attrs.field(default=100, validator=positive_int)
     mlp_width: int = attrs.field(default=64, validator=positive_int)
-    vnorm: bool = attrs.field(default=True, validator=_bool)
+    vnorm: bool = attrs.field(default=True, validator=boolean)
     nonlinearity: str = attrs.field(default="relu", validator=one_of(*GAINS))
     symlog_eps: float = attrs.field(default=1e-3, validator=number_in(1e-12, 1.0))
     steps: int = attrs.field(default=200, validator=non_negative_int)
@@ -88,7 +86,7 @@ class PredictorConfig:
     beta1: float = attrs.field(default=0.9, validator=number_in(0.0, 1.0))
     beta2: float = attrs.field(default=0.95, validator=number_in(0.0, 1.0))
     regularization_strength: float = attrs.field(default=3.0, validator=number_in(1e-12, None))
-    calibrate: bool = attrs.field(default=True, validator=_bool)
+    calibrate: bool = attrs.field(default=True, validator=boolean)
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(**{f.name: getattr(self, f.name) for f in attrs.fields(ModelConfig)})

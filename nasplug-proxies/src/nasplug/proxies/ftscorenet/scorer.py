@@ -25,13 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from nasplug.core.options import number_in, one_of, positive_int
+from nasplug.core.options import boolean, number_in, one_of, positive_int
 from nasplug.proxies.ftscorenet.construct import construct
 from nasplug.proxies.ftscorenet.kernels import GAINS, FrequencyBank
 from nasplug.proxies.ftscorenet.layers import SymLog
 from nasplug.proxies.ftscorenet.vnorm import reset_vnorm, unit_variance
-
-_bool = attrs.validators.instance_of(bool)
 
 
 @attrs.frozen
@@ -52,7 +50,7 @@ class ModelConfig:
     input_size: int = attrs.field(default=32, validator=positive_int)
     classes: int = attrs.field(default=100, validator=positive_int)
     mlp_width: int = attrs.field(default=64, validator=positive_int)
-    vnorm: bool = attrs.field(default=True, validator=_bool)
+    vnorm: bool = attrs.field(default=True, validator=boolean)
     nonlinearity: str = attrs.field(default="relu", validator=one_of(*GAINS))
     symlog_eps: float = attrs.field(default=1e-3, validator=number_in(1e-12, 1.0))
 

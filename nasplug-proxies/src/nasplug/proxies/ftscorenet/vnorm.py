@@ -33,10 +33,6 @@ class VNorm:
         self.factor: torch.Tensor | None = None
         self.eps = eps
 
-    @property
-    def calibrated(self) -> bool:
-        return self.factor is not None
-
     def reset(self) -> None:
         """Forget the factor: the next forward is a calibration pass again."""
         self.factor = None

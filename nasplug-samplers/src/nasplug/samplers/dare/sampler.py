@@ -10,16 +10,11 @@ import numpy as np
 
 from nasplug.core.errors import BudgetError
 from nasplug.core.interfaces.sampler import Sampler, SelectionContext
-from nasplug.core.options import number_in, one_of, optional_positive_int, positive_int
+from nasplug.core.options import boolean, number_in, one_of, optional_positive_int, positive_int
 from nasplug.samplers.dare.selection import Settings, Trace, select
 
 #: The paper's per-space hyperparameters (section 5.1): (m, n, m*, z).
 PRESETS = {"nb201": (1000, 1000, 1000, 500), "nb101": (10_000, 10_000, 10_000, 1000)}
-
-
-def _boolean(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{attribute.name}: expected true or false, got {value!r}")
 
 
 @attrs.frozen
@@ -67,10 +62,10 @@ class DAREConfig:
     distribution: str = attrs.field(default="auto", validator=one_of("auto", "uniform", "non_uniform"))
     hopkins_threshold: float = attrs.field(default=0.75, validator=number_in(0.0, 1.0))
     band_ranking: str = attrs.field(default="key_point", validator=one_of("key_point", "max_min"))
-    first_stage: bool = attrs.field(default=True, validator=_boolean)
-    second_stage: bool = attrs.field(default=True, validator=_boolean)
+    first_stage: bool = attrs.field(default=True, validator=boolean)
+    second_stage: bool = attrs.field(default=True, validator=boolean)
     max_pseudo_labels: int | None = attrs.field(default=None, validator=optional_positive_int)
-    retrain_with_labels: bool = attrs.field(default=True, validator=_boolean)
+    retrain_with_labels: bool = attrs.field(default=True, validator=boolean)
     kmeans_max_iter: int = attrs.field(default=300, validator=positive_int)
 
     def __attrs_post_init__(self) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.encoder import Encoder
 from nasplug.core.interfaces.space import CellGraph
-from nasplug.core.options import string_list
+from nasplug.core.options import boolean, string_list
 from nasplug.samplers.encoders.haap import CONTRACT_OPS, REMOVE_OPS, _tuple_of_str, padded_layout, simplify
 
 
@@ -21,8 +21,8 @@ class AdjacencyEncoderConfig:
     space stays visible; ``output_last``: move sink nodes to the last padded index (NPNAS's
     padding; with it, graphs of different sizes share the output's slot)."""
 
-    simplify: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-    output_last: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    simplify: bool = attrs.field(default=False, validator=boolean)
+    output_last: bool = attrs.field(default=True, validator=boolean)
     remove_ops: tuple[str, ...] = attrs.field(default=REMOVE_OPS, converter=_tuple_of_str, validator=string_list)
     contract_ops: tuple[str, ...] = attrs.field(default=CONTRACT_OPS, converter=_tuple_of_str, validator=string_list)
 

@@ -29,7 +29,7 @@ import numpy as np
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.encoder import Encoder
 from nasplug.core.interfaces.space import CellGraph
-from nasplug.core.options import positive_int, string_list
+from nasplug.core.options import boolean, positive_int, string_list
 
 #: Operations that carry no signal: the node and its edges are deleted.
 REMOVE_OPS = ("none", "zero", "zeroize", "noop")
@@ -191,7 +191,7 @@ class HAAPEncoderConfig:
     remove_ops: tuple[str, ...] = attrs.field(default=REMOVE_OPS, converter=_tuple_of_str, validator=string_list)
     contract_ops: tuple[str, ...] = attrs.field(default=CONTRACT_OPS, converter=_tuple_of_str, validator=string_list)
     io_ops: tuple[str, ...] = attrs.field(default=IO_OPS, converter=_tuple_of_str, validator=string_list)
-    upper_triangular_only: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    upper_triangular_only: bool = attrs.field(default=False, validator=boolean)
     max_views: int = attrs.field(default=720, validator=positive_int)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.encoder import Encoder
 from nasplug.core.interfaces.space import CellGraph
-from nasplug.core.options import optional_positive_int, positive_int, string_list
+from nasplug.core.options import boolean, optional_positive_int, positive_int, string_list
 from nasplug.samplers.encoders.haap import CONTRACT_OPS, IO_OPS, REMOVE_OPS, _tuple_of_str, ends, simplify
 
 
@@ -39,7 +39,7 @@ class PathEncoderConfig:
     max_length: int | None = attrs.field(default=None, validator=_optional_non_negative)
     max_dim: int = attrs.field(default=4096, validator=positive_int)
     truncate: int | None = attrs.field(default=None, validator=optional_positive_int)
-    simplify: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    simplify: bool = attrs.field(default=True, validator=boolean)
     remove_ops: tuple[str, ...] = attrs.field(default=REMOVE_OPS, converter=_tuple_of_str, validator=string_list)
     contract_ops: tuple[str, ...] = attrs.field(default=CONTRACT_OPS, converter=_tuple_of_str, validator=string_list)
     io_ops: tuple[str, ...] = attrs.field(default=IO_OPS, converter=_tuple_of_str, validator=string_list)

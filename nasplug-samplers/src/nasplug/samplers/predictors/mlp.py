@@ -46,9 +46,9 @@ class MLPPredictor(TorchPredictor):
 
     def __init__(self, config: Any = None, *, space: Any) -> None:
         super().__init__(config, space=space)
-        from nasplug.core.registry import registry
+        from nasplug.core.registry import create_part
 
-        self.encoder = registry().create("encoder", self.config.encoder, section="predictor.encoder", space=space)
+        self.encoder = create_part("encoder", self.config.encoder, "predictor.encoder", space=space)
         if self.config.augment and not hasattr(self.encoder, "augment_encode"):
             raise ConfigError(f"predictor.augment needs an encoder with homogeneous augmentation (e.g. 'haap'), not '{self.config.encoder}'")
         self.model: Any = None

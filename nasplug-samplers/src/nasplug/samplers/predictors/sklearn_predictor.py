@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 
 from nasplug.core.interfaces.predictor import Predictor
-from nasplug.core.options import one_of, positive_int, string
+from nasplug.core.options import boolean, one_of, positive_int, string
 
 MODELS = ("linear", "ridge", "random_forest", "extra_trees", "adaboost", "bagging", "gradient_boosting")
 
@@ -23,7 +23,7 @@ class SklearnPredictorConfig:
     model: str = attrs.field(default="random_forest", validator=one_of(*MODELS))
     encoder: str = attrs.field(default="onehot", validator=string)
     n_estimators: int = attrs.field(default=100, validator=positive_int)
-    standardize: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    standardize: bool = attrs.field(default=True, validator=boolean)
 
 
 class SklearnPredictor(Predictor):
@@ -33,9 +33,9 @@ class SklearnPredictor(Predictor):
 
     def __init__(self, config: Any = None, *, space: Any) -> None:
         super().__init__(config, space=space)
-        from nasplug.core.registry import registry
+        from nasplug.core.registry import create_part
 
-        self.encoder = registry().create("encoder", self.config.encoder, section="predictor.encoder", space=space)
+        self.encoder = create_part("encoder", self.config.encoder, "predictor.encoder", space=space)
         self.model: Any = None
         self._mean, self._std = 0.0, 1.0
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from nasplug.core.errors import BenchmarkError, BudgetError
 from nasplug.core.interfaces.predictor import Predictor
-from nasplug.core.options import number_in, positive_int
+from nasplug.core.options import boolean, number_in, positive_int
 
 
 @attrs.frozen
@@ -31,7 +31,7 @@ class TrainingOptions:
     weight_decay: float = attrs.field(default=1e-5, validator=number_in(0.0, 1.0))
     t0: int = attrs.field(default=20, validator=positive_int)
     t_mult: int = attrs.field(default=2, validator=positive_int)
-    standardize: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    standardize: bool = attrs.field(default=True, validator=boolean)
     predict_batch_size: int = attrs.field(default=1024, validator=positive_int)
 
 

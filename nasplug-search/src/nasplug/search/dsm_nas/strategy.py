@@ -10,7 +10,7 @@ import numpy as np
 
 from nasplug.core.errors import ArchitectureError, ConfigError
 from nasplug.core.interfaces.strategy import Strategy, Told
-from nasplug.core.options import number_in, one_of, positive_int, string_list
+from nasplug.core.options import boolean, number_in, one_of, positive_int, string_list
 
 #: Values that differ between the paper and the authors' code (METHODS.md 3.5), and the
 #: paper's MobileNet-space setting. Explicit options override the preset.
@@ -62,11 +62,11 @@ class DSMNASConfig:
     gnn_layers: int = attrs.field(default=2, validator=positive_int)
     accuracy_scale: float = attrs.field(default=0.01, validator=number_in(0.0, 1e6))
     reward: str = attrs.field(default="improvement", validator=one_of("improvement", "absolute"))
-    update_subspaces: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    use_graph: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    use_edges: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    greedy_subspace: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-    inplace_drift: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    update_subspaces: bool = attrs.field(default=True, validator=boolean)
+    use_graph: bool = attrs.field(default=True, validator=boolean)
+    use_edges: bool = attrs.field(default=True, validator=boolean)
+    greedy_subspace: bool = attrs.field(default=False, validator=boolean)
+    inplace_drift: bool = attrs.field(default=False, validator=boolean)
     initial_centres: tuple[str, ...] = attrs.field(default=(), converter=lambda v: tuple(v) if isinstance(v, list) else v,
                                                    validator=string_list)
 
@@ -192,7 +192,6 @@ class DSMNAS(Strategy):
         return [child]
 
     def tell(self, results: Sequence[Told]) -> None:
-        self._track(results)
         if self._pending is None:
             for told in results:
                 self.centres.append(_Centre(told.arch, list(self.space.to_positions(told.arch)), told.fitness, told.value))

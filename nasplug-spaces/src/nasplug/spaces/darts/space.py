@@ -10,7 +10,7 @@ import numpy as np
 
 from nasplug.core.errors import ArchitectureError, ConfigError
 from nasplug.core.interfaces.space import CellGraph, SearchSpace
-from nasplug.core.options import positive_int
+from nasplug.core.options import boolean, positive_int
 from nasplug.spaces.darts.genotype import (
     CELLS, EDGES_PER_CELL, NODES, NONE, OPS, PRIMITIVES, CellGenes, DartsArch, genotype_str, input_pairs, to_arch,
 )
@@ -19,11 +19,6 @@ if TYPE_CHECKING:
     from torch import nn
 
     from nasplug.spaces.darts.benchmark import NB301Benchmark
-
-
-def _bool(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{attribute.name}: expected true or false, got {value!r}")
 
 
 def _even(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -44,11 +39,11 @@ class DartsConfig:
     ops DARTS' search-phase BN convention (see :mod:`.network`).
     """
 
-    include_none: bool = attrs.field(default=False, validator=_bool)
+    include_none: bool = attrs.field(default=False, validator=boolean)
     channels: int = attrs.field(default=16, validator=_even)
     layers: int = attrs.field(default=8, validator=positive_int)
     stem_multiplier: int = attrs.field(default=3, validator=positive_int)
-    affine: bool = attrs.field(default=True, validator=_bool)
+    affine: bool = attrs.field(default=True, validator=boolean)
 
     def __attrs_post_init__(self) -> None:
         if self.layers < 3:

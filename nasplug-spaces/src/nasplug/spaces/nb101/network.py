@@ -21,7 +21,6 @@ defaults both equal the ``params`` column of the NAS-Bench-Suite-Zero subset for
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -184,8 +183,3 @@ def count_parameters(cell: NB101Cell, num_classes: int = 10, stem_channels: int 
         # the first cell of a stack changes the channels; the others repeat one count
         total += cell_parameters(c_in, c) + (cells_per_stack - 1) * cell_parameters(c, c)
     return total + c * num_classes + num_classes
-
-
-def stack_channels(stem_channels: int, stacks: int) -> Sequence[int]:
-    """The channel count of each stack's output (e.g. 128, 256, 512)."""
-    return [stem_channels * 2 ** s for s in range(stacks)]
