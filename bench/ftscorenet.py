@@ -38,7 +38,7 @@ from nasplug.proxies.ftscorenet.ensemble import ScoreEnsemble
 from nasplug.proxies.ftscorenet.search import SearchConfig, nsga2_de
 from nasplug.proxies.ftscorenet.train import LabelledSet, TrainConfig, train
 
-#: Training / test target per space (METHODS.md 1.4, as far as our tables go).
+#: Training / test target per space (docs/methods/ftscorenet.md 1.4, as far as our tables go).
 TARGETS = {"nb201": "cifar100_test", "nb101": "val_accuracy", "nb_macro": "mean_acc",
            "transnas_micro": "class_object", "darts": "val_accuracy"}
 LABELS = {"nb201": "NB201", "nb101": "NB101", "nb_macro": "Macro", "transnas_micro": "TransNAS-micro",

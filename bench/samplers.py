@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["cifar10"], choices=list(DATASETS))
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
     parser.add_argument("--epochs", type=int, default=20, help="GCN training epochs (paper: 300)")
-    parser.add_argument("--members", type=int, default=3, help="ensemble size of uncertainty and BAL (METHODS: 5)")
+    parser.add_argument("--members", type=int, default=3, help="ensemble size of uncertainty and BAL (docs/methods/bal.md 5)")
     parser.add_argument("--max-pseudo", type=int, default=100, help="cap on DARE's pseudo-labelled set (paper: none)")
     parser.add_argument("--ablation-seeds", type=int, default=1, help="seeds of the Table 6 ablation (0 skips it)")
     parser.add_argument("--ablations", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS),
@@ -376,7 +376,7 @@ def main() -> None:
              f"--epochs {args.epochs} --members {args.members} --max-pseudo {args.max_pseudo} --ablation-seeds {args.ablation_seeds}`.",
              f"Predictor for every sampler: `dare_gcn` (design A, lambda 0.3, dense backend), Adam 1e-3, cosine warm restarts, "
              f"batch 10, **{args.epochs} epochs** (paper: 300{'' if args.epochs >= 300 else '; reduced to fit 2 shared CPU cores'}). Ensemble size of uncertainty/BAL: "
-             f"{args.members} (METHODS: 5). DARE: NB201 preset (m = n = m* = 1000, z = 500, T = 10, [alpha, beta] = [0.4, 0.5]), "
+             f"{args.members} (docs/methods/bal.md 5). DARE: NB201 preset (m = n = m* = 1000, z = 500, T = 10, [alpha, beta] = [0.4, 0.5]), "
              f"n* = 10, pseudo-labelled set capped at {args.max_pseudo} (paper: no cap), distribution decided per round (Hopkins rule).",
              "Schedule: 5 random initial labels (shared by all samplers of a seed), 10 per round, rounds capped to hit 78 and 150. "
              "KT / MSE on all unlabelled NB201 architectures (test accuracy after 200 epochs; MSE on the fraction scale).", ""]

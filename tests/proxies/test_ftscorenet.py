@@ -39,7 +39,7 @@ def test_registered_as_proxy_and_predictor():
 
 # --- kernel synthesis ------------------------------------------------------------------------
 def numpy_kernel(maps: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
-    """METHODS.md 1.2 step by step in numpy: an independent check of the torch version."""
+    """docs/methods/ftscorenet.md 1.2 step by step in numpy: an independent check of the torch version."""
     c_out, c_in, kh, kw = shape
     m, k, _ = maps.shape
     x = np.fft.fft2(maps, s=(kh, kw), norm="ortho")

@@ -98,9 +98,9 @@ class Registry:
         self._loaded: dict[tuple[str, str], type] = {}
         self._failures: dict[tuple[str, str], str] = {}
         self._warned: set[tuple[str, str]] = set()
-        # A new registry sees what is installed now, not what stevedore read for an earlier one.
-        for group in GROUPS.values():
-            stevedore.ExtensionManager.ENTRY_POINT_CACHE.pop(group, None)
+        #: Entry points per group, read once per registry: a new registry sees what is installed
+        #: now, an existing one keeps what it listed first.
+        self._listing: dict[str, list[_Listed]] = {}
         if plugin_manager is None:
             from nasplug.core.plugins import plugin_manager as get_pm
             plugin_manager = get_pm()
@@ -127,7 +127,11 @@ class Registry:
     def _entry_points(self, kind: str) -> dict[str, _Listed]:
         allowed = _allowed_distributions()
         out: dict[str, _Listed] = {}
-        for ep in _listed(GROUPS[kind]):
+        group = GROUPS[kind]
+        if group not in self._listing:
+            stevedore.ExtensionManager.ENTRY_POINT_CACHE.pop(group, None)
+            self._listing[group] = _listed(group)
+        for ep in self._listing[group]:
             if allowed is not None and ep.dist.lower().replace("_", "-") not in allowed:
                 continue
             first = out.setdefault(ep.name, ep)

@@ -1,5 +1,5 @@
 """BAL (J. Li et al., TPAMI 2024: balancing diversity and novelty), adapted to a regression
-predictor as METHODS.md section 5.1 describes.
+predictor as docs/methods/bal.md describes.
 
 Original: self-supervised features, k-means, the pool sorted by cluster distance difference
 (CDD = distance to the second-nearest centroid minus distance to the nearest, ascending), a
@@ -29,9 +29,9 @@ class BALConfig:
       in for BAL's self-supervised features: label-free and identical every round, so the CDD
       order and its sliding windows stay fixed as in BAL) or ``"predictor"`` (the current
       predictor's embedding, recomputed each round).
-    - ``clusters``: k-means k, 10 (METHODS 5.1; there are no classes to count).
+    - ``clusters``: k-means k, 10 (docs/methods/bal.md 5.1; there are no classes to count).
     - ``expansion``: the window factor beta, 1.2 (BAL's CIFAR-10 base setting).
-    - ``members``: ensemble size for the uncertainty step, 5 (METHODS 5.1).
+    - ``members``: ensemble size for the uncertainty step, 5 (docs/methods/bal.md 5.1).
     - ``kmeans_seed``: fixed so that every round sees the same clustering and order.
     """
 

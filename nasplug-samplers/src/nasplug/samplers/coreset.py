@@ -1,5 +1,5 @@
 """CoreSet (Sener & Savarese, ICLR 2018): greedy k-center selection on predictor embeddings
-(METHODS.md section 5.2)."""
+(docs/methods/coreset.md)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def k_center_greedy(embeddings: np.ndarray, centres: np.ndarray, k: int, candida
     for _ in range(k):
         if chosen or len(centres):
             u = int(np.argmax(np.where(taken, -np.inf, delta)))
-        else:  # no centre yet: start from the candidate nearest the mean (METHODS 5.2's medoid)
+        else:  # no centre yet: start from the candidate nearest the mean (docs/methods/coreset.md 5.2's medoid)
             u = int(np.argmin(_sq_distances(pool.mean(axis=0, keepdims=True), pool, pool_sq)[0]))
         chosen.append(int(candidates[u]))
         taken[u] = True
@@ -48,7 +48,7 @@ class CoreSetSampler(Sampler):
 
     The labelled set seeds the centres; each round takes ``k`` unlabelled architectures, each the
     farthest from every centre so far, recomputing the embeddings from the predictor retrained
-    that round. The robust (outlier-budget MIP) variant of the paper is not implemented; METHODS
+    that round. The robust (outlier-budget MIP) variant of the paper is not implemented; docs/methods/coreset.md
     5.2 does not need it for parity.
     """
 

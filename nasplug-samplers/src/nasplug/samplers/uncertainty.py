@@ -41,7 +41,7 @@ def top_by(score: np.ndarray, indices: np.ndarray, k: int) -> list[int]:
 
 @attrs.frozen
 class UncertaintyConfig:
-    """``members``: ensemble size, 5 as in METHODS 5.1's deep ensemble (the run's own predictor
+    """``members``: ensemble size, 5 as in docs/methods/bal.md 5.1's deep ensemble (the run's own predictor
     counts as one member, so each round trains ``members - 1`` more)."""
 
     members: int = attrs.field(default=5, validator=positive_int)

@@ -1,5 +1,5 @@
 """The Discrete Proxy Search space over Eproxy configurations (paper Sec. 2.2, Fig. 4;
-METHODS.md 2.2) with random sampling and per-field mutation.
+docs/methods/eproxy.md 2.2) with random sampling and per-field mutation.
 
 A configuration is a plain dict of :class:`~nasplug.proxies.eproxy.proxy.EProxyConfig` options, so
 the tuned result is directly a proxy table (TOML-able, stored with the tune run). As in the

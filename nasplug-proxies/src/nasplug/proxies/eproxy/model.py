@@ -1,5 +1,5 @@
 """The networks Eproxy trains: the architecture without its head, a trainable transform layer per
-branch, and a frozen, randomly initialised barrier layer (paper Eq. 1, Fig. 4; METHODS.md 2.1).
+branch, and a frozen, randomly initialised barrier layer (paper Eq. 1, Fig. 4; docs/methods/eproxy.md 2.1).
 
 Branch ``i`` reads stage output ``i`` counted from the deepest (the final stage first, then the
 one before the last down-sampling, then the one before the first), resized to the target grid
@@ -25,7 +25,7 @@ INITS: tuple[str, ...] = ("xavier_uniform", "xavier_normal", "kaiming_uniform", 
 def initialise(module: nn.Module, scheme: str) -> None:
     """Re-initialise every conv / linear layer of ``module`` with ``scheme`` (Xavier: bias 0.01;
     Kaiming: fan-out, ReLU gain, bias 0) and reset affine BN to weight 1, bias 0. Affine-less BN
-    is skipped (METHODS.md 2.3: the authors' init stops at the first one; we apply it to all conv
+    is skipped (docs/methods/eproxy.md 2.3: the authors' init stops at the first one; we apply it to all conv
     and linear layers instead)."""
     if scheme == "default":
         return

@@ -6,7 +6,7 @@ batch of images onto synthetic spatial targets with SGD (lr 1.2, momentum 0.9, w
 on conv/linear weights only) for 10 iterations. Each iteration: forward, training loss = sum of
 the branches' MSEs, step; the evaluation loss = sum_i MSE_i / 2^i on the same (pre-step)
 outputs. The score is the last iteration's evaluation loss times ``1 - alpha * MACs / MACs_max``
-(METHODS.md 2.1: the sign is minus in the authors' code; the paper's text has a plus). Lower is
+(docs/methods/eproxy.md 2.1: the sign is minus in the authors' code; the paper's text has a plus). Lower is
 better.
 
 Choices of ours (documented where the paper and code leave them open):
@@ -78,7 +78,7 @@ def _module_options(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 @attrs.frozen
 class EProxyConfig:
-    """Eproxy options; defaults are the authors' configuration before DPS (METHODS.md 2.1).
+    """Eproxy options; defaults are the authors' configuration before DPS (docs/methods/eproxy.md 2.1).
 
     Per-branch options are lists, entry ``i`` for branch ``i`` (0 = deepest stage); a list may be
     longer than ``branches`` (DPS always carries three slots).

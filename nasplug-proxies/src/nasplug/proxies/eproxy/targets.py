@@ -3,7 +3,7 @@ are not public).
 
 Every feature kind is a *bank* of shape ``(n_images, channels, size, size)``; a branch's target
 is the sum of the first ``c_out`` channels of each selected bank, times the augment ``level``
-(METHODS.md 2.1). The kinds (paper Sec. 2.2, item 2):
+(docs/methods/eproxy.md 2.1). The kinds (paper Sec. 2.2, item 2):
 
 - ``net``: the output of an untrained 6-layer CNN on the image batch (conv3x3 3->64, BN, ReLU,
   maxpool; 64->128, BN, ReLU, maxpool; 128->256, 256->512, 512->1024, each BN-ReLU; then a 3x3

@@ -7,7 +7,7 @@ deviation of ``s_i`` over held-out architectures of space i (the paper's "archit
 search space i"; where space i has no held-out set the statistics of all held-out architectures
 are used), and the weights ``w`` in [0, 1] are fitted with scipy's differential evolution to
 maximise the mean Spearman correlation over the held-out sets. The reference repository leaves
-this fit out (METHODS.md 1.5); the objective and bounds follow the paper, the DE settings are
+this fit out (docs/methods/ftscorenet.md 1.5); the objective and bounds follow the paper, the DE settings are
 scipy's defaults (ours).
 """
 

@@ -1,5 +1,5 @@
 """The Fourier kernel bank: one learnable frequency tensor from which every convolution kernel
-and bias of a constructed network is synthesized (FT-ScoreNet, paper III-B1; METHODS.md 1.2).
+and bias of a constructed network is synthesized (FT-ScoreNet, paper III-B1; docs/methods/ftscorenet.md 1.2).
 
 The bank holds ``channels * channels`` maps of ``k x k`` (64 * 64 maps of 7 x 7 by default,
 i.i.d. N(0, 1)) and ``channels`` bias values (N(0, 1) / 1000). A kernel of any shape

@@ -1,4 +1,4 @@
-"""The representations that replace a network's layers (paper III-B; METHODS.md 1.3).
+"""The representations that replace a network's layers (paper III-B; docs/methods/ftscorenet.md 1.3).
 
 * :class:`SynthConv2d` replaces ``nn.Conv2d``: ``F.conv2d`` with a kernel and bias synthesized
   from the shared :class:`~.kernels.FrequencyBank`, the layer's own stride, padding, dilation

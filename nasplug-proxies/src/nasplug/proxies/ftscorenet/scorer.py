@@ -1,6 +1,6 @@
 """The FT-ScoreNet model: kernel bank, input-like tensor, scorer head and batch-wise MLP.
 
-A score is computed as (paper III-C, Fig. 2; METHODS.md 1.3)::
+A score is computed as (paper III-C, Fig. 2; docs/methods/ftscorenet.md 1.3)::
 
     feats = GAP(constructed_net(I))           # (64, C): the learnable input-like tensor I
     z = L1(feats)                             # (64, 100): 1x1 kernel from the shared bank

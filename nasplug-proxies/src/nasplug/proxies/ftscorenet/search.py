@@ -1,5 +1,5 @@
 """NSGA-II with differential-evolution operators in the Zen-NAS ResNet-like space (paper III-E,
-IV-A3; METHODS.md 1.6).
+IV-A3; docs/methods/ftscorenet.md 1.6).
 
 Objectives, both maximised: (FT-ScoreNet score, model size); an individual outside the budget
 (model size > ``max_params`` or too many layers) gets ``(-size, -size)``, so the search is a

@@ -10,7 +10,7 @@ networks, so each convolution divides its output by a factor measured on the net
   through the convolution but not through the factor.
 
 Scoring needs only the first pass; training runs the calibration pass and then a gradient pass
-with the same factors (METHODS.md 1.3). ``unit_variance`` is the parameter-free global version
+with the same factors (docs/methods/ftscorenet.md 1.3). ``unit_variance`` is the parameter-free global version
 the scorer applies after its first linear map.
 """
 

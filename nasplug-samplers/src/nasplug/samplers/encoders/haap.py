@@ -1,4 +1,4 @@
-"""HAAP's "multiple matrices" representation and homogeneous augmentation (METHODS.md 4.2).
+"""HAAP's "multiple matrices" representation and homogeneous augmentation (docs/methods/dare.md 4.2).
 
 Liu, Tang & Sun (ICCV 2021) describe an architecture by an adjacency matrix ``A`` and a one-hot
 operation matrix ``X`` in NAS-Bench-101 form: operations on nodes, ``none`` nodes deleted,

@@ -1,4 +1,4 @@
-"""The GCN predictor of NPNAS / HAAP, and DARE's GCN with a consistency objective (METHODS.md 4.2-4.3).
+"""The GCN predictor of NPNAS / HAAP, and DARE's GCN with a consistency objective (docs/methods/dare.md 4.2-4.3).
 
 Network (``ultmaster/neuralpredictor.pytorch: model.py``, as HAAP uses it): node features are the
 one-hot operations; ``A^ = rownorm(A + I)``; three directed graph-convolution layers of width 144,
@@ -288,7 +288,7 @@ class DAREGCNPredictor(GCNPredictor):
     DARE (Yu et al., IPM 2026, Sec. 3.3) trains its graph encoder "with a consistency-preserving
     objective", ``L = L_MSE + lambda L_cons`` with lambda = 0.3 (its Eq. 2-3). **The page holding
     Eq. 2-3 is missing from every copy of the paper we could find**, so the term follows the two
-    designs of METHODS.md 4.3, both our reconstruction:
+    designs of docs/methods/dare.md 4.3, both our reconstruction:
 
     * **A** (default): ``L_cons`` = mean over the batch of ``||z(x) - z(pi(x))||^2``, ``z`` the
       L2-normalised pooled embedding and ``pi`` a random homogeneous-augmentation view (interior

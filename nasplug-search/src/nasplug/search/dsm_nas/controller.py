@@ -1,6 +1,6 @@
 """The DSM-NAS controller: a 2-layer edge-aware graph network over the subspace graph and an
 LSTM that picks a subspace (global search) and then M single-position modifications (local
-search). Sizes, attention and logit squashing follow METHODS.md 3.3."""
+search). Sizes, attention and logit squashing follow docs/methods/dsm_nas.md 3.3"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class EdgeSAGELayer(nn.Module):
 
     For node i, the message from each other node j is ``MLP([h_j, e_ij or 0, e_ji or 0])``,
     averaged over j; ``h_i' = ReLU(Q [h_i, m_i])``; edges update as ``e' = ReLU(W [e, h_s', h_t'])``.
-    METHODS.md writes the concatenation as ``[h_i, e_ij, e_ji]``; we read the neighbour's
+    docs/methods/dsm_nas.md 3.3 writes the concatenation as ``[h_i, e_ij, e_ji]``; we read the neighbour's
     embedding ``h_j`` there, as GraphSAGE messages carry the neighbour's state.
     """
 

@@ -12,7 +12,7 @@ from nasplug.core.errors import ArchitectureError, ConfigError
 from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import boolean, number_in, one_of, positive_int, string_list
 
-#: Values that differ between the paper and the authors' code (METHODS.md 3.5), and the
+#: Values that differ between the paper and the authors' code (docs/methods/dsm_nas.md 3.5), and the
 #: paper's MobileNet-space setting. Explicit options override the preset.
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"subspaces": 4, "steps": 4, "lr": 1e-2, "weight_decay": 0.0, "entropy_weight": 7.5e-4},
@@ -84,7 +84,7 @@ class _Centre:
 
 
 class DSMNAS(Strategy):
-    """Dominative subspace mining (Chen et al., TCSVT 2024; METHODS.md section 3).
+    """Dominative subspace mining (Chen et al., TCSVT 2024; docs/methods/dsm_nas.md).
 
     K subspaces are centred on architectures (random, or ``initial_centres``); the subspace
     graph links worse centres to better ones. Each step the controller (graph network + LSTM)

@@ -1,6 +1,6 @@
 """The subspace graph: K centre architectures as nodes, edges from worse to better centres.
 
-Node feature (METHODS.md 3.2): one one-hot block per position of the space's positional form,
+Node feature (docs/methods/dsm_nas.md 3.2): one one-hot block per position of the space's positional form,
 each ``width`` wide (the largest number of choices; NB201: 5), followed by the centre's scaled
 accuracy. Edge feature: ``h_end - h_start`` of those input features (accuracy difference
 included). For every ordered pair ``(i, j)`` there is an edge ``i -> j`` when ``acc_i <= acc_j``,

@@ -6,7 +6,7 @@ classifier, 100 as in Zen-NAS's CIFAR runs) and at most ``max_layers`` layers (1
 CIFAR setting and the FT-ScoreNet paper's; its code uses 16). Either limit can be switched off
 with ``None``.
 
-* ``sample``: the FT-ScoreNet search's initialisation prior (METHODS.md 1.6): 6 SuperRes blocks,
+* ``sample``: the FT-ScoreNet search's initialisation prior (docs/methods/ftscorenet.md 1.6): 6 SuperRes blocks,
   type, kernel and strides uniform, widths uniform in 48..320, bottlenecks in 32..80, 1 or 2
   sub-layers, the stem and output widths in 48..320; draws outside the budget are rejected.
 * ``mutate``: Zen-NAS's move (``search_space_XXBL.gen_search_space``): pick one block uniformly
