@@ -1,12 +1,14 @@
 """Seed-0 identity check of the run kinds: the (seq, arch, value) sequence of one small run per
-kind and per main part, written as JSON so that two versions of nasplug can be compared.
+kind and per main part (and the metrics of every predict round), written as JSON so that two
+versions of nasplug can be compared.
 
     python bench/identity.py --out W/after.json                       # record
     python bench/identity.py --out W/after.json --compare bench/results/identity_reference.json
 
 The reference (``bench/results/identity_reference.json``) was recorded on the code before the
 run-kind refactor (issue 20); ``--compare`` exits 1 naming the first run and sequence number that
-differ. Values are compared exactly (floats through their JSON text); wall times are left out.
+differ. Values are compared exactly (floats through their JSON text); wall times and round timings
+(``*_seconds``) are left out.
 """
 
 from __future__ import annotations
@@ -87,6 +89,13 @@ def record(names: list[str], workdir: Path) -> dict:
     return out
 
 
+def _untimed(row: list) -> list:
+    """A stored round without its timings (``*_seconds``), which no two runs share."""
+    if len(row) == 3 and isinstance(row[2], dict):
+        return [row[0], row[1], {k: v for k, v in row[2].items() if not k.endswith("_seconds")}]
+    return row
+
+
 def compare(now: dict, reference: dict) -> list[str]:
     problems = []
     for name, ref in reference.items():
@@ -96,6 +105,7 @@ def compare(now: dict, reference: dict) -> list[str]:
             continue
         for part in ("evaluations", "rounds"):
             for i, (a, b) in enumerate(zip(got[part], ref[part])):
+                a, b = _untimed(a), _untimed(b)
                 if json.dumps(a) != json.dumps(b):
                     problems.append(f"{name}: {part}[{i}] differs: now {a}, reference {b}")
                     break

@@ -38,9 +38,9 @@ import torch
 
 from _common import RESULTS, benchmarks_dir, write_results
 from nasplug.core import metrics
-from nasplug.core.interfaces.sampler import SelectionContext
+from nasplug.core.active import ActiveLearning
 from nasplug.core.registry import registry
-from nasplug.core.seeding import derive_rng, derive_seed
+from nasplug.core.seeding import derive_seed
 
 DATASETS = {"cifar10": "cifar10_test", "cifar100": "cifar100_test", "imagenet16": "imagenet16_test"}
 SAMPLERS = ("dare", "coreset", "bal", "uncertainty", "random")
@@ -81,28 +81,16 @@ def active_learning(data: Data, sampler_spec: dict, predictor_spec: dict, seed: 
     reg = registry()
     space, pool, y = data.space, data.pool, data.y
     sampler = reg.create("sampler", sampler_spec, section="sampler", space=space)
-
-    def new_predictor() -> Any:
-        return reg.create("predictor", predictor_spec, section="predictor", space=space)
-
-    labelled: list[int] = []
-    predictor = None
+    loop = ActiveLearning(space=space, pool=pool, sampler=sampler, seed=seed,
+                          new_predictor=lambda: reg.create("predictor", predictor_spec, section="predictor", space=space))
     rounds = []
     for r, target in enumerate(schedule()):
-        k = target - len(labelled)
-        rng = derive_rng(seed, "select", r)
         started = time.perf_counter()
-        if r == 0:
-            chosen = [int(i) for i in rng.choice(len(pool), k, replace=False)]
-        else:
-            ctx = SelectionContext(space=space, pool=pool, labelled=np.asarray(labelled), labels=y[labelled],
-                                   predictor=predictor, rng=rng, round=r, new_predictor=new_predictor)
-            chosen = sampler.select(ctx, k)
+        chosen = loop.choose(target - len(loop.labelled), random=r == 0)
         select_seconds = time.perf_counter() - started
-        labelled += chosen
-        started = time.perf_counter()
-        predictor = new_predictor().fit([pool[i] for i in labelled], y[labelled], seed=derive_seed(seed, "fit", r))
-        fit_seconds = time.perf_counter() - started
+        loop.add(chosen, y[chosen])
+        fit_seconds = loop.fit()
+        predictor, labelled = loop.predictor, loop.labelled
         mask = np.ones(len(pool), dtype=bool)
         mask[labelled] = False
         rest = data.curve[mask[data.curve]]
@@ -118,6 +106,7 @@ def active_learning(data: Data, sampler_spec: dict, predictor_spec: dict, seed: 
             row["trace"] = {"mode": trace.mode, "hopkins": trace.hopkins, "candidates": trace.candidates,
                             "pseudo_labelled": trace.pseudo_labelled, "intersection": trace.intersection, "filled": trace.filled}
         rounds.append(row)
+        loop.next_round()
     return {"rounds": rounds, "labelled": labelled}
 
 

@@ -11,7 +11,9 @@ from typing import Any, Hashable, Sequence
 import attrs
 import numpy as np
 
+from nasplug.core.active import ActiveLearning
 from nasplug.core.errors import ConfigError
+from nasplug.core.executors import LocalExecutor
 from nasplug.core.evolution import AgingEvolution
 from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import non_negative_int, part_spec, positive_int, spec_name
@@ -66,45 +68,23 @@ class PredictorGuidedSearch(Strategy):
         self.sampler = create_part("sampler", c.sampler, "strategy.sampler", space=self.space)
         create_part("predictor", c.predictor, "strategy.predictor", space=self.space)  # option errors surface now
         self.pool = _candidate_pool(self.space, c.pool_size, self.rng)
-        self.index = {self.space.canonical(a): i for i, a in enumerate(self.pool)}
-        self.labelled: list[int] = []
-        self.labels: list[float] = []
-        self.round = 0
+        # the core's active-learning loop; its labels are this search's query results (fitness)
+        self.learning = ActiveLearning(space=self.space, pool=self.pool, sampler=self.sampler,
+                                       new_predictor=self._new_predictor, seed=self.seed, executor=LocalExecutor())
         self.queue: deque[int] = deque(int(i) for i in self.rng.choice(len(self.pool), c.initial, replace=False))
         self.ranking: deque[int] | None = None
-        self.predictor: Any = None
 
     def _new_predictor(self) -> Any:
         return create_part("predictor", self.config.predictor, "strategy.predictor", space=self.space)
 
-    def _fit(self) -> Any:
-        predictor = self._new_predictor()
-        y = np.asarray(self.labels, dtype=float)
-        finite = np.isfinite(y)
-        y = np.where(finite, y, np.nanmin(np.where(finite, y, np.nan)) if finite.any() else 0.0)
-        predictor.fit([self.pool[i] for i in self.labelled], y, seed=derive_seed(self.seed, "fit", self.round))
-        return predictor
-
     def _next_round(self) -> None:
-        from nasplug.core.executors import LocalExecutor
-        from nasplug.core.interfaces.sampler import SelectionContext
-
-        c = self.config
-        self.predictor = self._fit()
-        if self.round < c.rounds:
-            self.round += 1
-            k = min(c.per_round, len(self.pool) - len(self.labelled))
-            ctx = SelectionContext(space=self.space, pool=self.pool, labelled=np.asarray(self.labelled, dtype=int),
-                                   labels=np.asarray(self.labels, dtype=float), predictor=self.predictor,
-                                   rng=np.random.default_rng(derive_seed(self.seed, "select", self.round)),
-                                   round=self.round, new_predictor=self._new_predictor, executor=LocalExecutor())
-            self.queue.extend(int(i) for i in self.sampler.select(ctx, k))
+        c, learning = self.config, self.learning
+        learning.fit()
+        if learning.round < c.rounds:
+            learning.next_round()
+            self.queue.extend(learning.choose(min(c.per_round, len(self.pool) - len(learning.labelled))))
             return
-        scores = np.asarray(self.predictor.predict(self.pool), dtype=float)
-        scores = np.where(np.isfinite(scores), scores, -np.inf)
-        taken = set(self.labelled)
-        order = np.argsort(-scores, kind="stable")
-        self.ranking = deque(int(i) for i in order if int(i) not in taken)
+        self.ranking = deque(learning.ranking())
 
     def ask(self, n: int) -> list[Hashable]:
         source = self.queue if self.ranking is None else self.ranking
@@ -115,14 +95,12 @@ class PredictorGuidedSearch(Strategy):
     def tell(self, results: Sequence[Told]) -> None:
         if self.ranking is not None:
             return
-        for i, told in zip(self._asked, results):
-            self.labelled.append(i)
-            self.labels.append(told.fitness)
+        self.learning.add(self._asked, [told.fitness for told in results])
         if not self.queue:
             self._next_round()
 
     def results(self) -> dict[str, Any]:
-        return {"labels": len(self.labelled), "rounds": self.round}
+        return {"labels": len(self.learning.labelled), "rounds": self.learning.round}
 
 
 @attrs.frozen

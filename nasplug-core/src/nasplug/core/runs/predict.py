@@ -10,11 +10,11 @@ import attrs
 import numpy as np
 
 from nasplug.core import metrics
+from nasplug.core.active import ActiveLearning
 from nasplug.core.errors import BudgetError, StoreError
-from nasplug.core.interfaces.sampler import SelectionContext
 from nasplug.core.options import non_negative_int, one_of, optional_positive_int, optional_string, positive_int
 from nasplug.core.runs.base import RunContext, RunKind
-from nasplug.core.seeding import derive_rng, derive_seed
+from nasplug.core.seeding import derive_rng
 from nasplug.core.store import EvaluationRecord
 
 
@@ -80,12 +80,6 @@ class PredictRun(RunKind):
     def total(self) -> int:
         return self.options.rounds + 1
 
-    def _fit(self, labelled: list[int], round: int) -> tuple[Any, float]:
-        predictor = self.new_predictor()
-        start = time.perf_counter()
-        predictor.fit([self.pool[i] for i in labelled], self.y[labelled], seed=derive_seed(self.config.seed, "fit", round))
-        return predictor, time.perf_counter() - start
-
     def _evaluate(self, predictor: Any, labelled: list[int]) -> dict[str, float]:
         mask = np.ones(len(self.pool), dtype=bool)
         mask[labelled] = False
@@ -98,18 +92,10 @@ class PredictRun(RunKind):
             out[f"precision@{k}"] = metrics.precision_at_k(pred, true, k)
         return out
 
-    def _select(self, run: RunContext, labelled: list[int], predictor: Any, round: int, k: int) -> list[int]:
-        rng = derive_rng(self.config.seed, "select", round)
-        if round == 0 and self.options.initial_sampler == "random":
-            return [int(i) for i in rng.choice(len(self.pool), k, replace=False)]
-        ctx = SelectionContext(space=self.space, pool=self.pool, labelled=np.asarray(labelled, dtype=int),
-                               labels=self.y[labelled], predictor=predictor, rng=rng, round=round,
-                               new_predictor=self.new_predictor, executor=run.executor)
-        return self.sampler.select(ctx, k)
-
-    def _label(self, run: RunContext, chosen: list[int], labelled: list[int], stored: dict[int, EvaluationRecord], round: int) -> None:
+    def _label(self, run: RunContext, chosen: list[int], loop: ActiveLearning, stored: dict[int, EvaluationRecord],
+               round: int) -> None:
         for index in chosen:
-            seq = len(labelled)
+            seq = len(loop.labelled)
             key = self.space.canonical(self.pool[index])
             if seq in stored:
                 if stored[seq].arch != key:
@@ -118,7 +104,7 @@ class PredictRun(RunKind):
                 value = float(self.y[index])
                 run.record(EvaluationRecord(run.id, seq, key, value, value, float(self.benchmark.cost(self.pool[index], self.options.metric)),
                                             0.0, {"round": round, "index": int(index)}))
-            labelled.append(int(index))
+            loop.add([index], [self.y[index]])
 
     def execute(self, run: RunContext) -> dict[str, Any]:
         o = self.options
@@ -126,24 +112,28 @@ class PredictRun(RunKind):
         rounds = run.store.rounds(run.id)
         history = [r.metrics for r in rounds]
         run.completed = len(rounds)
-        if rounds:
-            labelled = list(rounds[-1].labelled)
-            start = rounds[-1].round + 1
-            predictor = self._fit(labelled, rounds[-1].round)[0] if start <= o.rounds else None
-        else:
-            labelled, start, predictor = [], 0, None
-        for r in range(start, o.rounds + 1):
+        loop = ActiveLearning(space=self.space, pool=self.pool, sampler=self.sampler, new_predictor=self.new_predictor,
+                              seed=self.config.seed, executor=run.executor)
+        if rounds:  # continue after the last stored round, with its predictor refitted
+            last = rounds[-1]
+            loop.add(last.labelled, self.y[last.labelled])
+            loop.round = last.round
+            if loop.round < o.rounds:
+                loop.fit()
+            loop.next_round()
+        for r in range(loop.round, o.rounds + 1):
             k = o.initial if r == 0 else o.per_round
             round_started = time.perf_counter()
-            chosen = self._select(run, labelled, predictor, r, k)
+            chosen = loop.choose(k, random=r == 0 and o.initial_sampler == "random")
             select_seconds = time.perf_counter() - round_started
-            self._label(run, chosen, labelled, stored, r)
-            predictor, fit_seconds = self._fit(labelled, r)
-            scores = self._evaluate(predictor, labelled)
+            self._label(run, chosen, loop, stored, r)
+            fit_seconds = loop.fit()
+            scores = self._evaluate(loop.predictor, loop.labelled)
             scores.update(select_seconds=select_seconds, fit_seconds=fit_seconds,
                           round_seconds=time.perf_counter() - round_started)
             history.append(scores)
-            run.finish_round(r, list(labelled), scores)
+            run.finish_round(r, list(loop.labelled), scores)
+            loop.next_round()
         final = history[-1]
-        return {"rounds": len(history), "labels": len(labelled), "pool": len(self.pool), "metric": o.metric,
+        return {"rounds": len(history), "labels": len(loop.labelled), "pool": len(self.pool), "metric": o.metric,
                 "final": {k: v for k, v in final.items() if not k.endswith("_seconds")}}
