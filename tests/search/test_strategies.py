@@ -110,11 +110,17 @@ def test_dsm_nas_children_stay_within_m_of_their_centre(steps):
 def test_dsm_nas_rejects_a_space_without_positions(benchmarks):
     from nasplug.core.errors import ConfigError
 
-    class NoPositions(ToySpace):
-        def position_choices(self):
-            raise NotImplementedError
+    from nasplug.core.interfaces.capabilities import Positional
+    from nasplug.core.interfaces.space import SearchSpace
 
-    with pytest.raises(ConfigError, match="positional form"):
+    toy = ToySpace()
+
+    class NoPositions(SearchSpace):  # the toy space's required core only
+        parse, canonical, sample = staticmethod(toy.parse), staticmethod(toy.canonical), staticmethod(toy.sample)
+        mutate, neighbours, distance = staticmethod(toy.mutate), staticmethod(toy.neighbours), staticmethod(toy.distance)
+
+    assert isinstance(toy, Positional) and not isinstance(NoPositions(), Positional)
+    with pytest.raises(ConfigError, match="strategy 'dsm_nas' needs a space with a positional form"):
         DSMNAS(build_config(DSMNAS.Config, {}, "strategy"), space=NoPositions(), seed=0)
 
 

@@ -156,7 +156,8 @@ def test_micro_graph_template_and_to_graph():
     assert g.ops == ("input", "nor_conv_3x3", "none", "skip_connect", "nor_conv_1x1", "none", "nor_conv_3x3", "output")
     expected = {(0, 1), (0, 2), (1, 3), (0, 4), (1, 5), (2, 6), (3, 6), (4, 7), (5, 7), (6, 7)}
     assert set(zip(*np.nonzero(g.adjacency))) == expected
-    data = MICRO.to_graph(arch)
+    to_graph = pytest.importorskip("nasplug.samplers.encoders.graphs").to_graph  # lives with the encoders
+    data = to_graph(MICRO, arch)
     assert tuple(MICRO.op_vocabulary[i] for i in data.x.argmax(1).tolist()) == g.ops
     assert MICRO.op_vocabulary == ("input", "output", *MICRO_OPS)
 
@@ -331,7 +332,8 @@ def test_macro_graph_is_a_chain():
     assert g.ops == ("input", "down_double", "plain", "down", "double", "plain", "output")
     assert np.array_equal(g.adjacency, np.eye(7, k=1, dtype=np.int8))
     assert MACRO.op_vocabulary == ("input", "output", *MACRO_OPS) and MACRO.max_nodes == 8
-    data = MACRO.to_graph((4, 1, 3, 2, 1))
+    to_graph = pytest.importorskip("nasplug.samplers.encoders.graphs").to_graph  # lives with the encoders
+    data = to_graph(MACRO, (4, 1, 3, 2, 1))
     assert data.num_nodes == 7 and data.edge_index.shape == (2, 6)
 
 

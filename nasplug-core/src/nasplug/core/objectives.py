@@ -10,6 +10,7 @@ from nasplug.core.interfaces.objective import Evaluation, Objective
 from nasplug.core.interfaces.proxy import ProxyContext
 from nasplug.core.options import one_of, part_spec, spec_name, string, string_list
 from nasplug.core.seeding import derive_seed
+from nasplug.core.interfaces.capabilities import Benchmarked, require
 
 
 @attrs.frozen
@@ -35,7 +36,7 @@ class BenchmarkObjective(Objective):
     @property
     def benchmark(self) -> Any:
         if self._benchmark is None:
-            self._benchmark = self.space.load_benchmark(self.benchmark_path)
+            self._benchmark = require(self.space, Benchmarked, "objective 'benchmark'").load_benchmark(self.benchmark_path)
         return self._benchmark
 
     def check(self) -> None:

@@ -12,10 +12,13 @@ import attrs
 
 from nasplug.core.interfaces.proxy import Proxy, ProxyContext
 from nasplug.core.options import positive_int
+from nasplug.core.interfaces.capabilities import Buildable
 
 
 class ParamsProxy(Proxy):
     """Number of trainable parameters of the network, in millions (higher is better)."""
+
+    requires = (Buildable,)
 
     def score(self, arch: Hashable, ctx: ProxyContext) -> float:
         module = self.space.to_module(arch, num_classes=ctx.num_classes)
@@ -67,6 +70,8 @@ def count_macs(module: Any, input_shape: tuple[int, ...]) -> int:
 
 class FlopsProxy(Proxy):
     """FLOPs (multiply-accumulates) of one forward pass at 32x32, in millions (higher is better)."""
+
+    requires = (Buildable,)
 
     Config = FlopsConfig
 

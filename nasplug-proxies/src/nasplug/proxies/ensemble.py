@@ -30,6 +30,7 @@ from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.proxy import Proxy, ProxyContext
 from nasplug.core.options import number_in, optional_string, part_spec_list, positive_int, spec_name
 from nasplug.core.seeding import derive_rng
+from nasplug.core.interfaces.capabilities import Benchmarked, require
 
 #: Abdelfattah et al.'s vote: synflow, jacob_cov and snip.
 DEFAULT_PROXIES = ("synflow", "jacov", "snip")
@@ -211,7 +212,7 @@ class WeightedSumProxy(_Ensemble):
         c = self.config
         if c.labels is not None:
             return [self.space.parse(a) for a in c.labels], np.array(list(c.labels.values()), dtype=float)
-        benchmark = self.space.load_benchmark(c.benchmark_path)
+        benchmark = require(self.space, Benchmarked, "proxy 'weighted' (labelled fit)").load_benchmark(c.benchmark_path)
         metric = c.metric or benchmark.metrics[0]
         benchmark.check_metric(metric)
         pool = benchmark.architectures()

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from nasplug.core.errors import ArchitectureError, ConfigError
+from nasplug.core.errors import ArchitectureError
+from nasplug.core.interfaces.capabilities import Positional, require
 
 
 def position_choices(space: Any, strategy: str) -> tuple[int, ...]:
     """The space's choices per position, or a ``ConfigError`` naming the fix."""
-    try:
-        return tuple(int(c) for c in space.position_choices())
-    except NotImplementedError:
-        raise ConfigError(f"strategy '{strategy}' needs a space with a positional form (position_choices); "
-                          f"'{type(space).__name__}' has none; use rea, random or local_search") from None
+    return tuple(int(c) for c in require(space, Positional, f"strategy '{strategy}'").position_choices())
 
 
 def try_build(space: Any, positions: Sequence[int]) -> Any | None:

@@ -19,6 +19,7 @@ from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import non_negative_int, part_spec, positive_int, spec_name
 from nasplug.core.registry import create_part
 from nasplug.core.seeding import derive_seed
+from nasplug.core.interfaces.capabilities import Enumerable
 
 
 def _optional_table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -29,11 +30,8 @@ def _optional_table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
 def _candidate_pool(space: Any, pool_size: int, rng: np.random.Generator) -> list[Hashable]:
     """The whole space when it is small enough to enumerate, else ``pool_size`` distinct samples."""
     size = space.size()
-    if size is not None and size <= pool_size:
-        try:
-            return list(space.enumerate())
-        except NotImplementedError:
-            pass
+    if size is not None and size <= pool_size and isinstance(space, Enumerable):
+        return list(space.enumerate())
     return space.sample_many(pool_size if size is None else min(pool_size, size), rng)
 
 

@@ -13,6 +13,7 @@ from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.objective import Evaluation, Objective
 from nasplug.core.options import boolean, number_in, one_of, positive_int
 from nasplug.core.seeding import derive_seed
+from nasplug.core.interfaces.capabilities import Buildable
 
 
 def _table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -47,6 +48,8 @@ class TrainingObjective(Objective):
     The evaluation's cost is the measured training time, so ``search.seconds`` budgets real
     compute. Deterministic for a given seed on CPU (weights, split, shuffling and augmentation
     are all seeded)."""
+
+    requires = (Buildable,)
 
     Config = TrainingConfig
 

@@ -18,6 +18,7 @@ class Encoder(Part, abc.ABC):
 
     def __init__(self, config: Any = None, *, space: SearchSpace) -> None:
         super().__init__(config)
+        self.check_space(space)
         self.space = space
 
     @abc.abstractmethod

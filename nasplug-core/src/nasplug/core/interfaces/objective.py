@@ -31,6 +31,7 @@ class Objective(Part, abc.ABC):
     def __init__(self, config: Any = None, *, space: SearchSpace, benchmark_path: str | None = None,
                  seed: int = 0, data: Any = None) -> None:
         super().__init__(config)
+        self.check_space(space)
         self.space = space
         self.benchmark_path = benchmark_path
         self.seed = seed

@@ -36,6 +36,7 @@ class Proxy(Part, abc.ABC):
 
     def __init__(self, config: Any = None, *, space: SearchSpace) -> None:
         super().__init__(config)
+        self.check_space(space)
         self.space = space
 
     @abc.abstractmethod

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, ClassVar, Hashable, Iterator
+from typing import ClassVar, Hashable, Sequence
 
 import attrs
 import numpy as np
 
 from nasplug.core.interfaces.base import Part
-
-if TYPE_CHECKING:
-    from nasplug.core.interfaces.benchmark import Benchmark
 
 Arch = Hashable
 
@@ -26,12 +23,17 @@ class CellGraph:
 
 
 class SearchSpace(Part, abc.ABC):
-    """A set of architectures with sampling, local moves, a metric, graphs and networks.
+    """A set of architectures with sampling, local moves and a metric.
 
     Architectures are hashable values chosen by the space; the core never looks inside them. It
     stores ``canonical(arch)`` (a string; isomorphic architectures share one) and rebuilds an
     architecture with ``parse``. Every method that draws randomness takes a ``numpy`` Generator,
     so results depend on the seed alone.
+
+    This is the required core. What a space may also offer (``enumerate``, a positional form,
+    ``graph``, ``to_module``, ``load_benchmark``) is a protocol of
+    :mod:`nasplug.core.interfaces.capabilities`, checked with ``isinstance``; fixed-length
+    positional spaces can derive from :class:`PositionalSpace`.
     """
 
     group: ClassVar[str] = "nasplug.spaces"
@@ -78,10 +80,6 @@ class SearchSpace(Part, abc.ABC):
         """The number of architectures, or ``None`` where the space is infinite or unknown."""
         return None
 
-    def enumerate(self) -> Iterator[Arch]:
-        """Every architecture once, in a fixed order (finite spaces only)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be enumerated")
-
     def sample_many(self, n: int, rng: np.random.Generator, *, unique: bool = True) -> list[Arch]:
         """``n`` sampled architectures, distinct by canonical id when ``unique``."""
         out: list[Arch] = []
@@ -99,56 +97,41 @@ class SearchSpace(Part, abc.ABC):
             out.append(arch)
         return out
 
-    # --- positional (string-like) form ------------------------------------------------------
+
+
+
+class PositionalSpace(SearchSpace):
+    """Base of fixed-length positional spaces (one choice index per position): ``neighbours``
+    (every single-position change, position by position, choices in index order, skipping
+    combinations that are not members) and ``distance`` (Hamming over positions) come from
+    ``position_choices``, ``to_positions`` and ``from_positions``, which subclasses define."""
+
+    @abc.abstractmethod
     def position_choices(self) -> tuple[int, ...]:
-        """How many choices each position of the string-like encoding has (NB201: six 5s).
+        """How many choices each position has."""
 
-        Spaces with a fixed-length string form implement ``position_choices``, ``to_positions``
-        and ``from_positions``; position-wise strategies (DSM-NAS, REINFORCE, NSGA-II) use them.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no positional form")
-
+    @abc.abstractmethod
     def to_positions(self, arch: Arch) -> tuple[int, ...]:
-        """``arch`` as one choice index per position (``0 <= p[i] < position_choices()[i]``)."""
-        raise NotImplementedError(f"{type(self).__name__} has no positional form")
+        """``arch`` as one choice index per position."""
 
-    def from_positions(self, positions: tuple[int, ...]) -> Arch:
-        """The architecture with these choices; ``ArchitectureError`` where the combination is
-        not a member (e.g. a MobileNet unit with a gap between layers)."""
-        raise NotImplementedError(f"{type(self).__name__} has no positional form")
+    @abc.abstractmethod
+    def from_positions(self, positions: Sequence[int]) -> Arch:
+        """The architecture with these choices; ``ArchitectureError`` for a non-member."""
 
-    # --- graphs and networks --------------------------------------------------------------
-    def graph(self, arch: Arch) -> CellGraph:
-        """The architecture as a DAG with labelled nodes (cell spaces; sequences as chains)."""
-        raise NotImplementedError(f"{type(self).__name__} has no graph form")
+    def neighbours(self, arch: Arch) -> list[Arch]:
+        from nasplug.core.errors import ArchitectureError
 
-    def to_graph(self, arch: Arch) -> Any:
-        """A ``torch_geometric.data.Data`` with one-hot node features ``x`` over
-        ``op_vocabulary`` and ``edge_index`` from ``graph(arch)``."""
-        import torch
-        from torch_geometric.data import Data  # heavy: imported only when graphs are needed
+        base = self.to_positions(arch)
+        out = []
+        for k, choices in enumerate(self.position_choices()):
+            for c in range(choices):
+                if c != base[k]:
+                    try:
+                        out.append(self.from_positions(base[:k] + (c,) + base[k + 1:]))
+                    except ArchitectureError:
+                        continue
+        return out
 
-        g = self.graph(arch)
-        index = {op: i for i, op in enumerate(self.op_vocabulary)}
-        x = torch.zeros(len(g.ops), len(self.op_vocabulary))
-        for node, op in enumerate(g.ops):
-            x[node, index[op]] = 1.0
-        src, dst = np.nonzero(g.adjacency)
-        edge_index = torch.as_tensor(np.stack([src, dst]), dtype=torch.long)
-        return Data(x=x, edge_index=edge_index, num_nodes=len(g.ops))
-
-    def to_module(self, arch: Arch, num_classes: int = 10, **options: Any) -> Any:
-        """The architecture as a ``torch.nn.Module`` taking NCHW images and returning logits.
-
-        Convention for proxies that read intermediate features (Eproxy, zen, FT-ScoreNet): the
-        module also has ``forward_stages(x) -> list[Tensor]``, the NCHW feature map at the end
-        of each resolution stage, the last one being what global pooling + classifier read.
-        """
-        raise NotImplementedError(f"{type(self).__name__} does not build networks")
-
-    # --- benchmark ------------------------------------------------------------------------
-    def load_benchmark(self, path: str | None = None) -> "Benchmark":
-        """The tabular benchmark bound to this space, read from ``path`` or ``NASPLUG_BENCHMARKS``."""
-        from nasplug.core.errors import BenchmarkError
-        raise BenchmarkError(f"search space '{type(self).__name__}' has no tabular benchmark; use a proxy objective instead")
-
+    def distance(self, a: Arch, b: Arch) -> float:
+        """Hamming distance: the positions whose choices differ."""
+        return float(sum(x != y for x, y in zip(self.to_positions(a), self.to_positions(b))))

@@ -35,6 +35,7 @@ class Strategy(Part, abc.ABC):
 
     def __init__(self, config: Any = None, *, space: SearchSpace, seed: int = 0) -> None:
         super().__init__(config)
+        self.check_space(space)
         self.space = space
         self.seed = seed
         self.rng = np.random.default_rng(seed)

@@ -16,6 +16,7 @@ from nasplug.core.options import non_negative_int, one_of, optional_positive_int
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_rng
 from nasplug.core.store import EvaluationRecord
+from nasplug.core.interfaces.capabilities import Benchmarked, require
 
 
 def _int_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -58,7 +59,7 @@ class PredictRun(RunKind):
     def __init__(self, config, registry, space) -> None:
         super().__init__(config, registry, space)
         o = self.options = config.options
-        self.benchmark = space.load_benchmark(config.benchmark.path)
+        self.benchmark = require(space, Benchmarked, "a predict run").load_benchmark(config.benchmark.path)
         self.benchmark.check_metric(o.metric)
         self.sampler = registry.create("sampler", config.parts["sampler"], section="sampler", space=space)
         self.new_predictor()  # option errors surface now

@@ -16,6 +16,7 @@ from nasplug.core.options import number_in, string_list
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_rng, derive_seed
 from nasplug.core.store import EvaluationRecord
+from nasplug.core.interfaces.capabilities import Benchmarked, Enumerable, require
 
 
 class _Scorer:
@@ -69,7 +70,7 @@ class ScoreRun(RunKind):
         self.proxy = registry.create("proxy", config.parts["proxy"], section="proxy", space=space)
         self.benchmark = None
         if o.metrics:
-            self.benchmark = space.load_benchmark(config.benchmark.path)
+            self.benchmark = require(space, Benchmarked, "score.metrics").load_benchmark(config.benchmark.path)
             for metric in o.metrics:
                 self.benchmark.check_metric(metric)
         size = space.size()
@@ -83,7 +84,7 @@ class ScoreRun(RunKind):
         elif o.archs == "all":
             if size is None:
                 raise ConfigError("score.archs = \"all\" needs a finite space; give a number of architectures instead")
-            self.archs = list(space.enumerate())
+            self.archs = list(require(space, Enumerable, "score.archs = \"all\"").enumerate())
         else:
             if size is not None and o.archs > size:
                 raise BudgetError(f"score.archs = {o.archs} exceeds the {size} architectures of the space; lower it or use \"all\"")

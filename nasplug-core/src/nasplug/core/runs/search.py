@@ -17,6 +17,7 @@ from nasplug.core.options import number_in, optional_positive_int, positive_int,
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_seed
 from nasplug.core.store import EvaluationRecord
+from nasplug.core.interfaces.capabilities import Benchmarked, require
 
 
 def _fitness(objective: Any, value: float) -> float:
@@ -90,7 +91,7 @@ class SearchRun(RunKind):
         self.strategy = self.build_strategy()
         self.benchmark = None
         if self.options.report:
-            self.benchmark = space.load_benchmark(config.benchmark.path)
+            self.benchmark = require(space, Benchmarked, "search.report").load_benchmark(config.benchmark.path)
             for metric in self.options.report:
                 self.benchmark.check_metric(metric)
 

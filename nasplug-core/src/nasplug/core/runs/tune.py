@@ -45,6 +45,7 @@ from nasplug.core.registry import registry
 from nasplug.core.runs.search import SearchOptions, SearchRun
 from nasplug.core.seeding import derive_rng, derive_seed
 from nasplug.core.store import EvaluationRecord
+from nasplug.core.interfaces.capabilities import Benchmarked, require
 
 
 def ranked_fitness(proxy: Any, values: Any) -> np.ndarray:
@@ -215,7 +216,7 @@ class TuneRun(SearchRun):
 
     def build_objective(self) -> TuningObjective:
         o, config, space = self.config.options, self.config, self.space
-        benchmark = space.load_benchmark(config.benchmark.path)
+        benchmark = require(space, Benchmarked, "a tune run").load_benchmark(config.benchmark.path)
         benchmark.check_metric(o.metric)
         if isinstance(o.archs, list):
             archs = []

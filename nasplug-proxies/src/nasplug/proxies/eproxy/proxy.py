@@ -39,6 +39,7 @@ from nasplug.core.errors import ArchitectureError, ConfigError
 from nasplug.core.interfaces.proxy import Proxy, ProxyContext
 from nasplug.core.options import non_negative_int, number_in, one_of, positive_int
 from nasplug.core.seeding import derive_seed
+from nasplug.core.interfaces.capabilities import Buildable
 from nasplug.proxies.eproxy.config_space import EproxyTuningSpace
 from nasplug.proxies.eproxy.model import INITS
 from nasplug.proxies.eproxy.targets import FEATURES
@@ -129,6 +130,8 @@ class EProxyConfig:
 
 class EProxy(Proxy):
     """Eproxy: few-shot regression onto synthetic targets through a frozen barrier (lower is better)."""
+
+    requires = (Buildable,)
 
     Config = EProxyConfig
     direction: ClassVar[str] = "min"

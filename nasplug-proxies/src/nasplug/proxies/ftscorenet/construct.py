@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasplug.core.errors import ArchitectureError
+from nasplug.core.interfaces.capabilities import Buildable, require
 from nasplug.proxies.ftscorenet.kernels import FrequencyBank
 from nasplug.proxies.ftscorenet.layers import PseudoBatchNorm, SynthConv2d, SynthLinear
 
@@ -91,12 +92,13 @@ def construct(space: Any, arch: Hashable, bank: FrequencyBank, *, vnorm: bool = 
     initialisation, which dominates building time); if a parameter or buffer survives the
     surgery there, it is rebuilt on the CPU, leaving the caller's RNG state untouched.
     """
+    require(space, Buildable, "FT-ScoreNet")
     try:
         with torch.device("meta"):
             built = ConstructedNetwork(space.to_module(arch, num_classes=10), bank, vnorm=vnorm)
         if not _has_meta(built):
             return built
-    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+    except (RuntimeError, TypeError, ValueError):
         pass  # a network that cannot be built on meta is built on the CPU below
     with torch.random.fork_rng(devices=[]):
         net = space.to_module(arch, num_classes=10)

@@ -13,6 +13,7 @@ from nasplug.core.interfaces.predictor import Predictor
 from nasplug.core.interfaces.proxy import Proxy, ProxyContext
 from nasplug.core.options import boolean, non_negative_int, number_in, one_of, optional_string, positive_int
 from nasplug.core.seeding import derive_seed
+from nasplug.core.interfaces.capabilities import Buildable
 from nasplug.proxies.ftscorenet.kernels import GAINS
 from nasplug.proxies.ftscorenet.scorer import FTScoreNet, ModelConfig
 from nasplug.proxies.ftscorenet.train import LabelledSet, StepRecord, TrainConfig, train
@@ -30,6 +31,8 @@ class ProxyConfig:
 
 class FTScoreNetProxy(Proxy):
     """FT-ScoreNet: a learned zero-shot score from Fourier-synthesized kernels (higher is better)."""
+
+    requires = (Buildable,)
 
     Config = ProxyConfig
     direction = "max"

@@ -21,6 +21,7 @@ import numpy as np
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.proxy import Proxy, ProxyContext
 from nasplug.core.options import one_of
+from nasplug.core.interfaces.capabilities import Buildable
 
 #: Weight-initialisation schemes (``init`` option); ``"default"`` keeps the builder's own init
 #: (PyTorch's layer defaults), as Abdelfattah et al. and Mellor et al. did.
@@ -120,6 +121,8 @@ class ZeroCostProxy(Proxy):
 
     Subclasses implement :meth:`compute` and set ``init_scheme`` via their ``Config.init``.
     """
+
+    requires = (Buildable,)
 
     #: Errors that mean "the network/score is numerically degenerate", reported as NaN.
     numerical_errors: ClassVar[tuple[type[BaseException], ...]] = (FloatingPointError, ZeroDivisionError,

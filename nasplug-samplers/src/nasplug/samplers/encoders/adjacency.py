@@ -11,6 +11,7 @@ from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.encoder import Encoder
 from nasplug.core.interfaces.space import CellGraph
 from nasplug.core.options import boolean, string_list
+from nasplug.core.interfaces.capabilities import Graphable
 from nasplug.samplers.encoders.haap import CONTRACT_OPS, REMOVE_OPS, _tuple_of_str, padded_layout, simplify
 
 
@@ -33,6 +34,8 @@ class AdjacencyEncoder(Encoder):
     Works for every space with ``graph``; graphs smaller than ``max_nodes`` are zero-padded (a
     padded node has an all-zero op row). Dimension ``n(n-1)/2 + n * len(op_vocabulary)``.
     """
+
+    requires = (Graphable,)
 
     Config = AdjacencyEncoderConfig
 

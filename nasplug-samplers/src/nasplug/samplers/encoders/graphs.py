@@ -5,8 +5,8 @@ arrays (one op index per node, local edge lists, offsets); :class:`GraphTensors`
 tensors and cuts any subset of graphs into one disjoint-union batch with a handful of vectorised
 ops, which is what makes per-step batching cheap when a GCN trains on tiny graphs.
 :func:`to_batch` is the public one-call form: a ``torch_geometric.data.Batch`` equal to
-``Batch.from_data_list([space.to_graph(a) for a in archs])``, built without per-graph ``Data``
-objects. ``torch`` and ``torch_geometric`` are imported only when tensors are built.
+``Batch.from_data_list([to_graph(space, a) for a in archs])``, built without per-graph ``Data``
+objects; :func:`to_graph` is one architecture's ``torch_geometric.data.Data``. ``torch`` and ``torch_geometric`` are imported only when tensors are built.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Sequence
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, ConfigError
+from nasplug.core.interfaces.capabilities import Graphable, require
 from nasplug.core.interfaces.space import CellGraph
 
 if TYPE_CHECKING:
@@ -42,10 +43,25 @@ class PackedGraphs(NamedTuple):
 def cell_graphs(space: Any, archs: Sequence[Hashable],
                 transform: Callable[[CellGraph], CellGraph] | None = None) -> list[CellGraph]:
     """``space.graph(a)`` for every architecture, passed through ``transform`` when given."""
-    if not getattr(space, "op_vocabulary", ()):
-        raise ConfigError(f"{type(space).__name__} has no graph form (empty op_vocabulary); use a fixed encoder instead")
+    if not isinstance(space, Graphable) or not getattr(space, "op_vocabulary", ()):
+        raise ConfigError(f"{type(space).__name__} has no graph form (no graph() or an empty op_vocabulary); use a fixed encoder instead")
     graphs = [space.graph(a) for a in archs]
     return [transform(g) for g in graphs] if transform is not None else graphs
+
+
+def to_graph(space: Any, arch: Hashable) -> Any:
+    """``space.graph(arch)`` as a ``torch_geometric.data.Data``: one-hot node features ``x`` over
+    the space's ``op_vocabulary`` and ``edge_index`` from the adjacency."""
+    import torch
+    from torch_geometric.data import Data  # heavy: imported only when graphs are needed
+
+    g = require(space, Graphable, "to_graph").graph(arch)
+    index = {op: i for i, op in enumerate(space.op_vocabulary)}
+    x = torch.zeros(len(g.ops), len(space.op_vocabulary))
+    for node, op in enumerate(g.ops):
+        x[node, index[op]] = 1.0
+    src, dst = np.nonzero(g.adjacency)
+    return Data(x=x, edge_index=torch.as_tensor(np.stack([src, dst]), dtype=torch.long), num_nodes=len(g.ops))
 
 
 def pack(graphs: Sequence[CellGraph], vocabulary: Sequence[str], *, self_loops: bool = False) -> PackedGraphs:

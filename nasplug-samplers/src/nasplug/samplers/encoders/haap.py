@@ -30,6 +30,7 @@ from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.encoder import Encoder
 from nasplug.core.interfaces.space import CellGraph
 from nasplug.core.options import boolean, positive_int, string_list
+from nasplug.core.interfaces.capabilities import Graphable
 
 #: Operations that carry no signal: the node and its edges are deleted.
 REMOVE_OPS = ("none", "zero", "zeroize", "noop")
@@ -211,6 +212,8 @@ class HAAPEncoder(Encoder):
     (``space.parse(space.canonical(a))``). Test-time averaging over views (an option in HAAP) is
     not provided: the GCN is invariant to the views, and the flat vectors are for tabular models.
     """
+
+    requires = (Graphable,)
 
     Config = HAAPEncoderConfig
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.encoder import Encoder
+from nasplug.core.interfaces.capabilities import Graphable
 
 
 class OneHotEncoder(Encoder):
@@ -16,6 +17,8 @@ class OneHotEncoder(Encoder):
     Works for every space implementing ``graph``, ``op_vocabulary`` and ``max_nodes``; a space
     with a fixed wiring (NAS-Bench-201) simply contributes constant adjacency bits.
     """
+
+    requires = (Graphable,)
 
     def __init__(self, config: Any = None, *, space: Any) -> None:
         super().__init__(config, space=space)

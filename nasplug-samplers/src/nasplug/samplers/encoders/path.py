@@ -18,6 +18,7 @@ from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.encoder import Encoder
 from nasplug.core.interfaces.space import CellGraph
 from nasplug.core.options import boolean, optional_positive_int, positive_int, string_list
+from nasplug.core.interfaces.capabilities import Graphable
 from nasplug.samplers.encoders.haap import CONTRACT_OPS, IO_OPS, REMOVE_OPS, _tuple_of_str, ends, simplify
 
 
@@ -47,6 +48,8 @@ class PathEncoderConfig:
 
 class PathEncoder(Encoder):
     """One bit per input -> output operation sequence present in the cell (White et al.'s path encoding)."""
+
+    requires = (Graphable,)
 
     Config = PathEncoderConfig
 

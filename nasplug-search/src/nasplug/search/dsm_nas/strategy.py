@@ -8,9 +8,10 @@ from typing import Any, Hashable, Sequence
 import attrs
 import numpy as np
 
-from nasplug.core.errors import ArchitectureError, ConfigError
+from nasplug.core.errors import ArchitectureError
 from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import boolean, number_in, one_of, positive_int, string_list
+from nasplug.core.interfaces.capabilities import Positional, require
 
 #: Values that differ between the paper and the authors' code (docs/methods/dsm_nas.md 3.5), and the
 #: paper's MobileNet-space setting. Explicit options override the preset.
@@ -105,11 +106,7 @@ class DSMNAS(Strategy):
 
         from nasplug.search.dsm_nas.controller import Controller
 
-        try:
-            self.choices = tuple(int(c) for c in self.space.position_choices())
-        except NotImplementedError:
-            raise ConfigError(f"strategy 'dsm_nas' needs a space with a positional form (position_choices); "
-                              f"'{type(self.space).__name__}' has none; use rea or random") from None
+        self.choices = tuple(int(c) for c in require(self.space, Positional, "strategy 'dsm_nas'").position_choices())
         c = self.config
         self.k = int(c.resolved("subspaces"))
         self.m = int(c.resolved("steps"))

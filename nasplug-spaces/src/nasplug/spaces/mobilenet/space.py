@@ -29,7 +29,7 @@ import attrs
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, BenchmarkError, ConfigError
-from nasplug.core.interfaces.space import CellGraph, SearchSpace
+from nasplug.core.interfaces.space import CellGraph, PositionalSpace
 from nasplug.core.options import number_in
 from nasplug.spaces.mobilenet.plan import NetworkPlan, network_plan, plan_madds
 
@@ -185,7 +185,7 @@ class MobileNetConfig:
     dropout: float = attrs.field(default=0.1, validator=number_in(0.0, 0.99))
 
 
-class MobileNetSpace(SearchSpace):
+class MobileNetSpace(PositionalSpace):
     """MobileNet-like (OFA MobileNetV3) space of DSM-NAS: 5 units x 2-4 MBConv layers, k x e."""
 
     Config: ClassVar[type] = MobileNetConfig
@@ -240,10 +240,6 @@ class MobileNetSpace(SearchSpace):
                     values = range(1, N_OPS + 1)
                 out += [base[:s] + (d,) + base[s + 1:] for d in values if d != base[s]]
         return out
-
-    def distance(self, a: Any, b: Any) -> float:
-        """DSM-NAS's architecture distance: slots whose digits differ (0..20)."""
-        return float(sum(x != y for x, y in zip(to_mobilenet(a), to_mobilenet(b))))
 
     def size(self) -> int:
         per_unit = sum(N_OPS ** n for n in range(MIN_DEPTH, MAX_DEPTH + 1))

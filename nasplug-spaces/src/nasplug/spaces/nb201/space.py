@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, ConfigError
-from nasplug.core.interfaces.space import CellGraph, SearchSpace
+from nasplug.core.interfaces.space import CellGraph, PositionalSpace
 from nasplug.core.options import NoOptions
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _template_adjacency() -> np.ndarray:
 _ADJACENCY = _template_adjacency()
 
 
-class NB201Space(SearchSpace):
+class NB201Space(PositionalSpace):
     """NAS-Bench-201 cell space: 6 edges x 5 ops (15,625 cells) with its tabular benchmark."""
 
     Config: ClassVar[type] = NoOptions
@@ -159,20 +159,6 @@ class NB201Space(SearchSpace):
         choices = [op for op in OPS if op != ops[edge]]
         ops[edge] = choices[int(rng.integers(len(choices)))]
         return tuple(ops)  # type: ignore[return-value]
-
-    def neighbours(self, arch: Any) -> list[NB201Arch]:
-        """The 24 single-edge changes, edge by edge, each edge's ops in :data:`OPS` order."""
-        base = to_arch(arch)
-        out: list[NB201Arch] = []
-        for edge in range(_N_EDGES):
-            for op in OPS:
-                if op != base[edge]:
-                    out.append(base[:edge] + (op,) + base[edge + 1:])  # type: ignore[arg-type]
-        return out
-
-    def distance(self, a: Any, b: Any) -> float:
-        """Hamming distance: the number of edges whose ops differ (0..6)."""
-        return float(sum(x != y for x, y in zip(to_arch(a), to_arch(b))))
 
     def size(self) -> int:
         return len(OPS) ** _N_EDGES

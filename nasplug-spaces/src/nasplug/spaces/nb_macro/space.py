@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, ConfigError
-from nasplug.core.interfaces.space import CellGraph, SearchSpace
+from nasplug.core.interfaces.space import CellGraph, PositionalSpace
 from nasplug.core.options import NoOptions
 from nasplug.spaces.nb_macro.network import STAGES
 
@@ -81,7 +81,7 @@ def representative(arch: Any) -> NBMacroArch:
     return tuple(out)
 
 
-class NBMacroSpace(SearchSpace):
+class NBMacroSpace(PositionalSpace):
     """NAS-Bench-Macro: 8 layers x {identity, MBConv k3 e3, MBConv k5 e6} (6,561), CIFAR-10 table."""
 
     Config: ClassVar[type] = NoOptions
@@ -116,15 +116,6 @@ class NBMacroSpace(SearchSpace):
         k = int(rng.integers(N_LAYERS))
         digits[k] = (digits[k] + 1 + int(rng.integers(2))) % 3
         return tuple(digits)
-
-    def neighbours(self, arch: Any) -> list[NBMacroArch]:
-        """The 16 single-layer changes, layer by layer, each layer's ops in digit order."""
-        base = to_nb_macro(arch)
-        return [base[:k] + (d,) + base[k + 1:] for k in range(N_LAYERS) for d in range(3) if d != base[k]]
-
-    def distance(self, a: Any, b: Any) -> float:
-        """Hamming distance: the number of layers whose ops differ (0..8)."""
-        return float(sum(x != y for x, y in zip(to_nb_macro(a), to_nb_macro(b))))
 
     def size(self) -> int:
         return 3 ** N_LAYERS

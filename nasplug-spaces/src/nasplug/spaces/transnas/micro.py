@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, ConfigError
-from nasplug.core.interfaces.space import CellGraph, SearchSpace
+from nasplug.core.interfaces.space import CellGraph, PositionalSpace
 from nasplug.core.options import NoOptions
 from nasplug.spaces.transnas.network import CELL_EDGES
 
@@ -100,7 +100,7 @@ def _template_adjacency() -> np.ndarray:
 _ADJACENCY = _template_adjacency()
 
 
-class TransNASMicroSpace(SearchSpace):
+class TransNASMicroSpace(PositionalSpace):
     """TransNAS-Bench-101 micro cell space: 6 edges x 4 ops (4,096 cells), 7-task benchmark."""
 
     Config: ClassVar[type] = NoOptions
@@ -135,16 +135,6 @@ class TransNASMicroSpace(SearchSpace):
         edge = int(rng.integers(_N))
         ops[edge] = (ops[edge] + 1 + int(rng.integers(len(MICRO_OPS) - 1))) % len(MICRO_OPS)
         return tuple(ops)  # type: ignore[return-value]
-
-    def neighbours(self, arch: Any) -> list[MicroArch]:
-        """The 18 single-edge changes, edge by edge, each edge's ops in digit order."""
-        base = to_micro(arch)
-        return [base[:k] + (d,) + base[k + 1:] for k in range(_N) for d in range(len(MICRO_OPS))  # type: ignore[misc]
-                if d != base[k]]
-
-    def distance(self, a: Any, b: Any) -> float:
-        """Hamming distance: the number of edges whose ops differ (0..6)."""
-        return float(sum(x != y for x, y in zip(to_micro(a), to_micro(b))))
 
     def size(self) -> int:
         return len(MICRO_OPS) ** _N
