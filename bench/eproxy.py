@@ -452,7 +452,7 @@ def _transfer_md(r: dict[str, Any], s: dict[str, Any]) -> list[str]:
         md[-1] += f" | {PAPER_T7[m][0]} | {ours} | {PAPER_T7[m][1]} |"
     md.append("")
     if seeds:
-        md += [f"Per proxy-guided search (seed: proposals; per dataset the queries down its proxy ranking to the optimum, "
+        md += ["Per proxy-guided search (seed: proposals; per dataset the queries down its proxy ranking to the optimum, "
                "or '-' and the rank the optimum would take):", "",
                "| seed | proposals | " + " | ".join(r["datasets"]) + " |", "|---" * (len(r["datasets"]) + 2) + "|"]
         for x in seeds:

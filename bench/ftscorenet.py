@@ -31,11 +31,11 @@ import torch
 
 from _common import RESULTS, benchmarks_dir, write_results
 from nasplug.core import metrics
+from nasplug.core.interfaces.strategy import Told
 from nasplug.core.registry import registry
 from nasplug.core.seeding import derive_rng, derive_seed
 from nasplug.proxies.ftscorenet import FTScoreNet, ModelConfig
 from nasplug.proxies.ftscorenet.ensemble import ScoreEnsemble
-from nasplug.proxies.ftscorenet.search import SearchConfig, nsga2_de
 from nasplug.proxies.ftscorenet.train import LabelledSet, TrainConfig, train
 
 #: Training / test target per space (docs/methods/ftscorenet.md 1.4, as far as our tables go).
@@ -341,16 +341,30 @@ def section_steps(args: argparse.Namespace) -> dict[str, Any]:
 
 # --- search ---------------------------------------------------------------------------------
 def section_search(args: argparse.Namespace, scorer: Any, scorer_name: str) -> dict[str, Any]:
+    """The registered ``nsga2_de`` strategy driven by ask/tell with the in-memory scorer (scores
+    cached per structure, as a search run answers repeats from its record)."""
     space = registry().create("space", {"name": "zen_resnet", "max_params": int(args.budget)})
+    strategy = registry().create("strategy", {"name": "nsga2_de", "population": args.search_pop,
+                                              "generations": args.search_gens},
+                                 space=space, seed=derive_seed(args.seed, "search"))
     start = time.perf_counter()
-    result = nsga2_de(space, lambda a: scorer.score(space, a),
-                      SearchConfig(population=args.search_pop, generations=args.search_gens),
-                      seed=derive_seed(args.seed, "search"))
+    scores: dict[str, float] = {}
+    while archs := strategy.ask(max(1, strategy.ready())):
+        told = []
+        for arch in archs:
+            key = space.canonical(arch)
+            repeat = key in scores
+            value = scores[key] if repeat else scores.setdefault(key, float(scorer.score(space, arch)))
+            told.append(Told(arch, value, value, {"repeat": True} if repeat else {}))
+        strategy.tell(told)
     seconds = time.perf_counter() - start
+    result = strategy.results()
+    front = [{"arch": r["arch"], "score": r["score"], "size": int(r["model_size"])} for r in result["front"]]
+    best = next((r for r in front if r["arch"] == result["best"].get("arch")), {})
     return {"scorer": scorer_name, "population": args.search_pop, "generations": args.search_gens,
-            "budget": int(args.budget), "evaluations": result.evaluations, "seconds": seconds,
-            "best": result.best, "front": result.front, "history": result.history,
-            "best_layers": space.num_layers(space.parse(result.best["arch"])) if result.best else None}
+            "budget": int(args.budget), "evaluations": result["evaluations"], "seconds": seconds,
+            "best": best, "front": front, "history": result["history"],
+            "best_layers": space.num_layers(space.parse(best["arch"])) if best else None}
 
 
 # --- timing at the paper's size ----------------------------------------------------------------

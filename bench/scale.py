@@ -312,7 +312,7 @@ def main() -> None:
         resume = kill_resume(tmp, "params", args.queries)
     load_after = load()
 
-    md = [f"# Executors: scaling out a proxy score run (issue 10)", "",
+    md = ["# Executors: scaling out a proxy score run (issue 10)", "",
           f"Settings: `bench/scale.py --archs {args.archs} --repeats {args.repeats} --proxy {proxy}`; "
           f"{os.cpu_count()} CPU cores **shared with other jobs** (load average 1/5/15 min: {load_before} at start, "
           f"{load_after} at the end), so speed-ups are noisy and below what an idle machine gives. "

@@ -19,7 +19,6 @@ from nasplug.proxies.ftscorenet.construct import construct
 from nasplug.proxies.ftscorenet.ensemble import ScoreEnsemble, load_checkpoint, mean_spearman
 from nasplug.proxies.ftscorenet.kernels import GAINS, FrequencyBank, synthesize_bias, synthesize_kernel
 from nasplug.proxies.ftscorenet.layers import PseudoBatchNorm, SymLog, SynthConv2d
-from nasplug.proxies.ftscorenet.search import SearchConfig, crowding_distance, nsga2_de, snap
 from nasplug.proxies.ftscorenet.softrank import pav_blocks, soft_rank, soft_spearman
 from nasplug.proxies.ftscorenet.train import LabelledSet, TrainConfig, train
 from nasplug.proxies.ftscorenet.vnorm import vnorm_states
@@ -295,29 +294,3 @@ def test_ensemble_weights_maximise_mean_spearman(tmp_path):
     assert ens.weights[2] < max(ens.weights[:2])
     loaded = load_checkpoint(ens.save(tmp_path / "ens.pt"))
     np.testing.assert_allclose(loaded.combine(s1), ens.combine(s1))
-
-
-# --- search ---------------------------------------------------------------------------------
-def test_de_snapping_and_raw_crowding_distance():
-    rng = np.random.default_rng(0)
-    grid = (8, 16, 24)
-    assert snap(-5, grid, rng) == 8 and snap(99, grid, rng) == 24 and snap(16.0, grid, rng) == 16
-    assert {snap(12.5, grid, rng) for _ in range(50)} == {8, 16}
-    d = crowding_distance(np.array([[0.0, 10.0], [1.0, 5.0], [3.0, 0.0]]))
-    assert np.isinf(d[0]) and np.isinf(d[2]) and d[1] == pytest.approx(3.0 + 10.0)
-
-
-def test_nsga2_de_returns_a_feasible_front_under_the_budget():
-    space = ZenResNetSpace()
-
-    def score(arch):  # a cheap stand-in objective: deep, wide-bottleneck networks score high
-        return float(sum(b.sub_layers * b.bottleneck for b in arch.blocks))
-
-    result = nsga2_de(space, score, SearchConfig(population=12, generations=3), seed=0)
-    again = nsga2_de(space, score, SearchConfig(population=12, generations=3), seed=0)
-    assert result.front == again.front
-    assert result.front and all(r["size"] <= 1_000_000 for r in result.front)
-    for r in result.front:  # mutually non-dominated
-        assert not any(o["score"] >= r["score"] and o["size"] >= r["size"] and o != r for o in result.front)
-    assert result.best in result.front
-    assert len(result.history) == 3 and result.evaluations >= 12

@@ -6,8 +6,9 @@ Modules: :mod:`.kernels` (frequency tensor, kernel and bias synthesis), :mod:`.v
 variance unitisation), :mod:`.layers` (synthesized conv/linear, pseudo-BN, SymLog),
 :mod:`.construct` (constructed networks by module surgery on ``space.to_module``),
 :mod:`.scorer` (the model), :mod:`.softrank` (differentiable ranking), :mod:`.train`,
-:mod:`.ensemble` (Eq. 4 with weights fitted by differential evolution), :mod:`.search`
-(NSGA-II with DE operators in the Zen-NAS space), :mod:`.plugins` (the proxy and predictor).
+:mod:`.ensemble` (Eq. 4 with weights fitted by differential evolution), :mod:`.plugins` (the
+proxy and predictor). The paper's NSGA-II search with DE operators is the ``nsga2_de`` strategy of
+nasplug-search (any positional space; the Zen-NAS space is one).
 """
 
 from nasplug.proxies.ftscorenet.plugins import FTScoreNetPredictor, FTScoreNetProxy

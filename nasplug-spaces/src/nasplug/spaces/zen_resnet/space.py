@@ -55,6 +55,7 @@ GENE_VALUES: dict[str, tuple[int, ...]] = {
     "stride": STRIDES,
 }
 ORDERED_GENES = frozenset({"channels", "bottleneck", "sub_layers"})
+_GENE_INDEX = {kind: {v: i for i, v in enumerate(values)} for kind, values in GENE_VALUES.items()}
 _INIT_CHANNELS = GENE_VALUES["channels"][5:40]      # 48..320
 _INIT_BOTTLENECK = GENE_VALUES["channels"][3:10]    # 32..80
 
@@ -254,11 +255,39 @@ class ZenResNetSpace(SearchSpace):
             raise ConfigError(f"to_module option '{sorted(options)[0]}' is not known to zen_resnet; it takes none")
         return ZenResNet(self._as_arch(arch), num_classes=num_classes)
 
-    # --- genes (the FT-ScoreNet NSGA-II template) ------------------------------------------
-    gene_kinds: ClassVar[tuple[str, ...]] = GENE_KINDS
-    gene_values: ClassVar[dict[str, tuple[int, ...]]] = GENE_VALUES
-    ordered_genes: ClassVar[frozenset[str]] = ORDERED_GENES
+    # --- positional form: the 40-gene template of FT-ScoreNet's NSGA-II search -------------
+    def position_choices(self) -> tuple[int, ...]:
+        """How many values each of the 40 genes takes (see :data:`GENE_VALUES`)."""
+        return tuple(len(GENE_VALUES[kind]) for kind in GENE_KINDS)
 
+    def position_values(self) -> tuple[tuple[int, ...], ...]:
+        """The value grid of each gene; ordered genes are arithmetic grids (step 8 or 1)."""
+        return tuple(GENE_VALUES[kind] for kind in GENE_KINDS)
+
+    def ordered_positions(self) -> tuple[bool, ...]:
+        """Which genes are ordered numbers (widths, bottlenecks, sub-layers) rather than categories."""
+        return tuple(kind in ORDERED_GENES for kind in GENE_KINDS)
+
+    def to_positions(self, arch: Hashable) -> tuple[int, ...]:
+        """The value index of each gene of a 6-block architecture."""
+        return tuple(_GENE_INDEX[kind][v] for kind, v in zip(GENE_KINDS, self.to_genes(arch)))
+
+    def _genes_at(self, positions: Sequence[int]) -> list[int]:
+        p = [int(v) for v in positions]
+        if len(p) != len(GENE_KINDS) or any(not 0 <= v < len(GENE_VALUES[k]) for v, k in zip(p, GENE_KINDS)):
+            raise ArchitectureError(f"zen_resnet positions must be {len(GENE_KINDS)} value indices of the gene template, got {tuple(p)!r}")
+        return [GENE_VALUES[kind][v] for kind, v in zip(GENE_KINDS, p)]
+
+    def from_positions(self, positions: Sequence[int]) -> ZenArch:
+        """The architecture of these gene values; ``ArchitectureError`` outside the budget."""
+        return self.parse(self.from_genes(self._genes_at(positions)))
+
+    def penalty(self, positions: Sequence[int]) -> float:
+        """How far a gene vector outside the budget is: its model size (FT-ScoreNet's search
+        gives such an individual the objectives ``(-size, -size)``)."""
+        return float(model_size(self.from_genes(self._genes_at(positions)), self.config.budget_classes))
+
+    # --- genes (the FT-ScoreNet NSGA-II template) ------------------------------------------
     def to_genes(self, arch: Hashable) -> tuple[int, ...]:
         """The 40 genes of a 6-block architecture (type: 0 = K1KXK1, 1 = KXKX)."""
         a = self._as_arch(arch)
