@@ -222,20 +222,13 @@ def _rea_trace(space: Any, bench: Any, metric: str, target: float, seed: int, bu
                strategy_spec: Any = "rea") -> list[float]:
     """Benchmark values of the distinct architectures plain REA (the ``rea`` strategy with
     ``strategy_spec``'s options, the runner's seed derivation) queries, in order, until it evaluates
-    an optimum of ``metric`` (value ``target``) or spends ``budget``. Run in-process (ask/tell on
-    the table) rather than through the store: it is a lookup loop."""
-    from nasplug.core.interfaces.strategy import Told
+    an optimum of ``metric`` (value ``target``) or spends ``budget``. Run in-process (the core's
+    :func:`~nasplug.core.drive.drive` on the table) rather than through the store: it is a lookup loop."""
+    from nasplug.core.drive import drive
 
     strategy = registry().create("strategy", strategy_spec, space=space, seed=derive_seed(seed, "strategy"))
-    seen: dict[str, float] = {}
-    for _ in range(20 * budget):
-        arch = strategy.ask(1)[0]
-        key = space.canonical(arch)
-        if key not in seen:
-            seen[key] = float(bench.query(arch, metric))
-            if seen[key] >= target or len(seen) >= budget:
-                break
-        strategy.tell([Told(arch, seen[key], seen[key])])
+    seen = drive(strategy, lambda arch: bench.query(arch, metric), queries=budget, max_proposals=20 * budget,
+                 batch_size=1, until=lambda _key, value: value >= target)
     return list(seen.values())
 
 

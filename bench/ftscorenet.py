@@ -31,7 +31,7 @@ import torch
 
 from _common import RESULTS, benchmarks_dir, write_results
 from nasplug.core import metrics
-from nasplug.core.interfaces.strategy import Told
+from nasplug.core.drive import drive
 from nasplug.core.registry import registry
 from nasplug.core.seeding import derive_rng, derive_seed
 from nasplug.proxies.ftscorenet import FTScoreNet, ModelConfig
@@ -341,22 +341,14 @@ def section_steps(args: argparse.Namespace) -> dict[str, Any]:
 
 # --- search ---------------------------------------------------------------------------------
 def section_search(args: argparse.Namespace, scorer: Any, scorer_name: str) -> dict[str, Any]:
-    """The registered ``nsga2_de`` strategy driven by ask/tell with the in-memory scorer (scores
-    cached per structure, as a search run answers repeats from its record)."""
+    """The registered ``nsga2_de`` strategy driven in-process (the core's ``drive``) with the
+    in-memory scorer (scores cached per structure, as a search run answers repeats)."""
     space = registry().create("space", {"name": "zen_resnet", "max_params": int(args.budget)})
     strategy = registry().create("strategy", {"name": "nsga2_de", "population": args.search_pop,
                                               "generations": args.search_gens},
                                  space=space, seed=derive_seed(args.seed, "search"))
     start = time.perf_counter()
-    scores: dict[str, float] = {}
-    while archs := strategy.ask(max(1, strategy.ready())):
-        told = []
-        for arch in archs:
-            key = space.canonical(arch)
-            repeat = key in scores
-            value = scores[key] if repeat else scores.setdefault(key, float(scorer.score(space, arch)))
-            told.append(Told(arch, value, value, {"repeat": True} if repeat else {}))
-        strategy.tell(told)
+    drive(strategy, lambda arch: scorer.score(space, arch))
     seconds = time.perf_counter() - start
     result = strategy.results()
     front = [{"arch": r["arch"], "score": r["score"], "size": int(r["model_size"])} for r in result["front"]]

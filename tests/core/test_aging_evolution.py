@@ -125,3 +125,24 @@ def test_batching_the_initial_population_changes_no_result(tmp_path, batch):
         assert seqs == expected[:len(seqs)]
     else:  # children come batch_size at a time from one population state; the initial 10 match
         assert seqs[:10] == expected[:10] and seqs[10:] != expected[10:len(seqs)]
+
+
+def test_drive_answers_repeats_from_the_record_and_stops_at_its_budget():
+    from nasplug.core.drive import drive
+
+    space = ToySpace()
+    bench = space.load_benchmark()
+    calls = []
+
+    def evaluate(arch):
+        calls.append(arch)
+        return bench.query(arch, "accuracy")
+
+    evo = AgingEvolution(AgingEvolution.Config(population_size=5, sample_size=2), space=space, seed=1)
+    seen = drive(evo, evaluate, queries=40)
+    assert len(seen) == 40 == len(calls) and len(set(calls)) == 40  # nothing evaluated twice
+    assert list(seen) == [space.canonical(a) for a in calls]
+    target = sorted(seen.values())[-1]
+    again = drive(AgingEvolution(AgingEvolution.Config(population_size=5, sample_size=2), space=space, seed=1),
+                  lambda a: bench.query(a, "accuracy"), queries=40, until=lambda _k, v: v >= target)
+    assert list(again.values())[-1] == target and list(again) == list(seen)[:len(again)]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from nasplug.core.drive import drive
 from nasplug.core.interfaces.objective import Evaluation, Objective
 from nasplug.core.interfaces.strategy import Told
 from nasplug.core.options import build_config
@@ -31,21 +32,6 @@ def stand_in(arch: Any) -> float:
     return float(sum(b.sub_layers * b.bottleneck for b in arch.blocks))
 
 
-def drive(strategy: NSGA2DE, space: Any) -> None:
-    """Ask/tell to the end as the runner does: a whole generation at once, repeats answered."""
-    seen: set[str] = set()
-    while True:
-        archs = strategy.ask(max(1, strategy.ready()))
-        if not archs:
-            return
-        told = []
-        for a in archs:
-            key = space.canonical(a)
-            told.append(Told(a, stand_in(a), stand_in(a), {"repeat": True} if key in seen else {}))
-            seen.add(key)
-        strategy.tell(told)
-
-
 @pytest.mark.parametrize("case", sorted(REFERENCE))
 def test_reproduces_the_reference_implementation(case):
     size, seed = case.split("@")
@@ -53,7 +39,7 @@ def test_reproduces_the_reference_implementation(case):
     space = ZenResNetSpace()
     config = build_config(NSGA2DE.Config, {"population": population, "generations": generations}, "strategy")
     strategy = NSGA2DE(config, space=space, seed=int(seed))
-    drive(strategy, space)
+    drive(strategy, stand_in)  # a whole generation per ask, repeats answered, as the runner does
     result, ref = strategy.results(), REFERENCE[case]
     front = [{"arch": r["arch"], "score": r["score"], "size": int(r["model_size"])} for r in result["front"]]
     assert front == ref["front"]

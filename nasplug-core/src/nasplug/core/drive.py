@@ -1,0 +1,45 @@
+"""Drive a strategy in this process against a plain function: the search loop without a store.
+
+Benches and tests that query a lookup table or an in-memory scorer millions of times use this
+instead of writing their own ask/tell loop; a search *run* (:mod:`nasplug.core.runs.search`) is
+the same loop with storage, executors, budgets in simulated time and resume. As there, an
+architecture proposed again is answered from the record (told with ``info.repeat``) and not
+evaluated or counted again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Hashable
+
+from nasplug.core.interfaces.strategy import Strategy, Told
+
+
+def drive(strategy: Strategy, evaluate: Callable[[Hashable], float], *, queries: int | None = None,
+          max_proposals: int | None = None, batch_size: int | None = None,
+          until: Callable[[str, float], bool] | None = None) -> dict[str, float]:
+    """Ask/tell until the strategy stops, ``queries`` distinct evaluations are made,
+    ``max_proposals`` proposals are asked (default as a search run: 20 x queries + 100), or
+    ``until(key, value)`` is true for a new evaluation. ``evaluate(arch)`` is maximised.
+    ``batch_size``: proposals per ask (default: the strategy's :meth:`~Strategy.ready` batch,
+    at least 1). Returns every distinct evaluation, canonical key -> value, in order."""
+    space: Any = strategy.space
+    limit = max_proposals if max_proposals is not None else (20 * queries + 100 if queries else 10**9)
+    seen: dict[str, float] = {}
+    proposals = 0
+    while proposals < limit and (queries is None or len(seen) < queries):
+        n = batch_size if batch_size is not None else max(1, strategy.ready())
+        archs = strategy.ask(min(n, limit - proposals))
+        if not archs:
+            break
+        told = []
+        for arch in archs:
+            key = space.canonical(arch)
+            repeat = key in seen
+            if not repeat:
+                seen[key] = float(evaluate(arch))
+                if (until is not None and until(key, seen[key])) or (queries is not None and len(seen) >= queries):
+                    return seen
+            told.append(Told(arch, seen[key], seen[key], {"repeat": True} if repeat else {}))
+            proposals += 1
+        strategy.tell(told)
+    return seen
