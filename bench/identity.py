@@ -4,6 +4,10 @@ versions of nasplug can be compared.
 
     python bench/identity.py --out W/after.json                       # record
     python bench/identity.py --out W/after.json --compare bench/results/identity_reference.json
+    python bench/identity.py --out W/after.json --compare bench/results/identity_reference.json --report
+
+``--report`` writes ``bench/results/identity.json`` and ``.md``: one row per run with its evaluation
+and round counts and whether it matches the reference.
 
 The reference (``bench/results/identity_reference.json``) was recorded on the code before the
 run-kind refactor (issue 20); ``--compare`` exits 1 naming the first run and sequence number that
@@ -115,11 +119,31 @@ def compare(now: dict, reference: dict) -> list[str]:
     return problems
 
 
+def report(now: dict, names: list[str], differing: set[str], problems: list[str], reference: Path) -> None:
+    from _common import write_results
+
+    rows = [{"run": n, "kind": CONFIGS[n]["kind"], "evaluations": len(now[n]["evaluations"]),
+             "rounds": len(now[n]["rounds"]), "identical": n not in differing} for n in names]
+    md = ["# Seed-0 identity of the run kinds (issue 20)", "",
+          f"Each run below was recorded before the run-kind refactor ({reference.name}) and again on this code, "
+          "seed 0; compared: every stored (seq, arch, value) and every predict round's labelled set and metrics "
+          "(timings left out). Command: `python bench/identity.py --out W/now.json --compare "
+          "bench/results/identity_reference.json --report`.", "",
+          "| run | kind | evaluations | rounds | identical |", "|---|---|---|---|---|"]
+    md += [f"| {r['run']} | {r['kind']} | {r['evaluations']} | {r['rounds']} | {'yes' if r['identical'] else '**no**'} |"
+           for r in rows]
+    md += ["", f"{sum(r['identical'] for r in rows)} of {len(rows)} runs identical."]
+    if problems:
+        md += ["", "Differences:", ""] + [f"- {p}" for p in problems]
+    write_results("identity", {"reference": reference.name, "runs": rows, "problems": problems}, "\n".join(md))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--compare", type=Path)
     parser.add_argument("--only", default=",".join(CONFIGS))
+    parser.add_argument("--report", action="store_true", help="write bench/results/identity.json and .md")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +155,10 @@ def main() -> int:
         problems = compare(now, {k: v for k, v in reference.items() if k in names})
         for p in problems:
             print(p)
-        print(f"{len(names) - len({p.split(':')[0] for p in problems})} of {len(names)} runs identical to {args.compare}")
+        differing = {p.split(":")[0] for p in problems}
+        print(f"{len(names) - len(differing)} of {len(names)} runs identical to {args.compare}")
+        if args.report:
+            report(now, names, differing, problems, args.compare)
         return 1 if problems else 0
     return 0
 

@@ -42,8 +42,32 @@ def test_regret_and_best_so_far():
     assert list(curve[1:]) == [1.0, 1.0, 3.0, 3.0, 3.0]
 
 
+def test_kendall_tau_b_with_ties_against_a_hand_computed_value():
+    pred = [1.0, 2.0, 2.0, 4.0]
+    true = [1.0, 3.0, 2.0, 3.0]
+    # pairs: (0,1) (0,2) (0,3) (2,3) concordant, (1,2) tied in pred, (1,3) tied in true: nc = 4, nd = 0,
+    # n0 = 6, n1 = n2 = 1; tau-b = (nc - nd) / sqrt((n0 - n1)(n0 - n2)) = 4 / 5 (tau-c gives 0.75)
+    assert metrics.kendall_tau(pred, true) == pytest.approx(0.8)
+    assert metrics.kendall_tau([1, 1, 2, 2], [1, 2, 3, 4]) == pytest.approx(4 / math.sqrt(4 * 6))  # tau-c: 1.0
+
+
+def test_spearman_is_one_on_any_monotone_non_linear_map():
+    x = np.array([0.1, 0.5, 2.0, 3.0, 10.0, 40.0])
+    assert metrics.spearman(np.exp(x), x) == pytest.approx(1.0)
+    assert metrics.spearman(np.log(x), -x) == pytest.approx(-1.0)
+    assert metrics.spearman([1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0]) == pytest.approx(1 - 6 * 2 / (4 * 15))
+
+
+def test_precision_at_k_on_a_hand_case():
+    true = [5.0, 4.0, 3.0, 2.0, 1.0]
+    pred = [0.0, 9.0, 8.0, 1.0, 7.0]  # predicted top-3: items 1, 2, 4; true top-3: items 0, 1, 2
+    assert metrics.precision_at_k(pred, true, 3) == pytest.approx(2 / 3)
+    assert metrics.precision_at_k(pred, true, 1) == 0.0 and metrics.precision_at_k(pred, true, 5) == 1.0
+
+
 @given(st.lists(st.integers(-10**6, 10**6), min_size=3, max_size=40, unique=True))
-def test_correlations_are_bounded_and_monotone_invariant(values):
+def test_correlations_are_exact_on_monotone_and_reversed_maps(values):
     y = np.array(values, dtype=float)
     assert metrics.spearman(3 * y + 7, y) == pytest.approx(1.0)
-    assert -1.0 <= metrics.kendall_tau(y, y[::-1]) <= 1.0
+    assert metrics.kendall_tau(y ** 3, y) == pytest.approx(1.0)
+    assert metrics.kendall_tau(-y, y) == pytest.approx(-1.0)

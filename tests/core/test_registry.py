@@ -111,3 +111,24 @@ def test_allow_list_hides_other_distributions(monkeypatch):
     assert reg.names("objective") == [] and reg.names("executor") == []
     monkeypatch.setenv("NASPLUG_PLUGINS", "nasplug-core")
     assert "benchmark" in Registry().names("objective")
+
+
+def test_the_cli_prints_the_duplicate_name_warning_on_one_line(dist_folder):
+    import os
+    import subprocess
+    import sys
+
+    install_distribution(
+        dist_folder, "nasplug-shadow-example", {"nasplug.objectives": {"benchmark": "nasplug_shadow_example:Shadow"}},
+        version="2.5", modules={"nasplug_shadow_example": """
+            from nasplug.core.objectives import BenchmarkObjective
+
+            class Shadow(BenchmarkObjective):
+                "A copy of the benchmark objective under the same name."
+        """})
+    env = {**os.environ, "PYTHONPATH": str(dist_folder), "NASPLUG_PLUGINS": ""}
+    out = subprocess.run([sys.executable, "-m", "nasplug.core", "plugins", "--kind", "objective"], env=env,
+                         capture_output=True, text=True, check=True)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: objective 'benchmark' is registered by two distributions")
+    assert "nasplug-shadow-example 2.5" in out.stdout

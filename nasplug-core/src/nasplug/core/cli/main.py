@@ -11,6 +11,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -228,7 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    return f"warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning  # e.g. a plugin name registered twice: one line, no source
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,72 @@
+"""The store and the runner refuse what would corrupt a run silently."""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Sequence
+
+import numpy as np
+import pytest
+
+from nasplug.core.errors import StoreError
+from nasplug.core.hookspecs import hookimpl
+from nasplug.core.interfaces.strategy import Strategy, Told
+from nasplug.core.plugins import plugin_manager
+from nasplug.core.registry import Registry
+from nasplug.core.runs import run
+from nasplug.core.store import EvaluationRecord, Store
+from nasplug.core.testing import ToySpace
+
+
+def test_storing_the_same_evaluation_twice_raises(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        rid = store.create_run("search", "x", {}, "h", 0)
+        record = EvaluationRecord(rid, 0, "000000", 1.0, 1.0, 0.0, 0.0, {})
+        store.add_evaluation(record)
+        with pytest.raises(StoreError, match="evaluation 0 of run 1 is already stored"):
+            store.add_evaluation(EvaluationRecord(rid, 0, "111111", 2.0, 2.0, 0.0, 0.0, {}))
+        assert [(e.arch, e.value) for e in store.evaluations(rid)] == [("000000", 1.0)]  # the first one kept
+
+
+class Unseeded(Strategy):
+    """Draws from a stream that is not derived from the run seed: different on every build."""
+
+    _builds = 0
+
+    def __init__(self, config: Any = None, **deps: Any) -> None:
+        super().__init__(config, **deps)
+        Unseeded._builds += 1
+        self.stream = np.random.default_rng(1000 + Unseeded._builds)
+
+    def ask(self, n: int) -> list[Hashable]:
+        return [self.space.sample(self.stream) for _ in range(n)]
+
+    def tell(self, results: Sequence[Told]) -> None:
+        """Ignores results."""
+
+
+def test_a_strategy_that_is_not_deterministic_fails_to_resume_with_the_divergence_error(tmp_path):
+    reg = Registry()
+    reg.register("space", "toy", ToySpace)
+    reg.register("strategy", "unseeded", Unseeded)
+    config = {"kind": "search", "seed": 0, "space": "toy", "strategy": "unseeded",
+              "objective": {"name": "benchmark", "metric": "accuracy"}, "search": {"queries": 10},
+              "store": {"path": str(tmp_path / "d.db")}}
+
+    class Stop:
+        seen = 0
+
+        @hookimpl
+        def nasplug_after_evaluation(self, run, record):
+            Stop.seen += 1
+            if Stop.seen == 4:
+                raise KeyboardInterrupt
+
+    stop = Stop()
+    plugin_manager().register(stop)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(config, registry=reg)
+    finally:
+        plugin_manager().unregister(stop)
+    with pytest.raises(StoreError, match="resume diverged at evaluation 0 of run 1.*not deterministic under its seed"):
+        run(config, registry=reg, resume=True)
