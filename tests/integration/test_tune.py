@@ -136,3 +136,32 @@ def test_tune_archs_may_be_a_list_of_architectures(benchmarks, tmp_path):
         run(tune_config(tmp_path / "bad", benchmarks, archs=[chosen[0], "|conv_9x9~0|", chosen[1]]))
     with pytest.raises(ConfigError, match="at least 3 architecture strings"):
         run(tune_config(tmp_path / "bad", benchmarks, archs=chosen[:2]))
+
+
+def test_tune_is_a_search_same_result_under_a_process_pool_and_one_task_per_pair(benchmarks, tmp_path):
+    """A tune run goes through the search loop: every (configuration, architecture) pair is one
+    executor task, results do not depend on the executor, and hooks see each new configuration
+    once (repeats are answered from the record without hooks, as in search runs)."""
+    events = []
+
+    class Log:
+        @hookimpl
+        def nasplug_before_evaluation(self, run, seq, arch):
+            events.append(seq)
+
+    log = Log()
+    plugin_manager().register(log)
+    try:
+        local = run(tune_config(tmp_path / "a", benchmarks))
+    finally:
+        plugin_manager().unregister(log)
+    config = tune_config(tmp_path / "b", benchmarks)
+    config["executor"] = {"name": "process", "workers": 2, "torch_threads": 1, "start_method": "fork"}
+    pooled = run(config)
+    timing = ("run_seconds", "seconds_per_arch")
+    assert {k: v for k, v in pooled.result.items() if k not in timing} == {k: v for k, v in local.result.items() if k not in timing}
+    with Store(tmp_path / "a" / "t.db") as store:
+        evals = store.evaluations(local.id)
+    new = [e.seq for e in evals if not e.info.get("repeat")]
+    assert events == new and local.result["evaluated"] == len(new)
+    assert events[:3] == [0, 1, 2]  # the initial population (3) is one batch
