@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 
 from nasplug.core.errors import ConfigError
-from nasplug.core.hookspecs import hookimpl
-from nasplug.core.plugins import plugin_manager
 from nasplug.core.registry import Registry
 from nasplug.core.runs import run
 from nasplug.core.store import Store
-from nasplug.core.testing import ToySpace
+from nasplug.core.testing import ToySpace, interrupt_after
 from nasplug.core.testing.distributions import install_distribution, uninstall_distribution
 
 HERE = Path(__file__).resolve().parent
@@ -72,22 +70,8 @@ def test_a_run_kind_from_outside_the_core_runs_stores_and_resumes(census, tmp_pa
         stored = store.evaluations(result.id)
         assert [e.arch for e in stored] == expected and store.run(result.id).kind == "census"
 
-    class Stop:
-        seen = 0
-
-        @hookimpl
-        def nasplug_after_evaluation(self, run, record):
-            Stop.seen += 1
-            if Stop.seen == 3:
-                raise KeyboardInterrupt
-
-    stop = Stop()
-    plugin_manager().register(stop)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run(config(tmp_path / "b", step=7), registry=census)
-    finally:
-        plugin_manager().unregister(stop)
+    with interrupt_after(3), pytest.raises(KeyboardInterrupt):
+        run(config(tmp_path / "b", step=7), registry=census)
     resumed = run(config(tmp_path / "b", step=7), registry=census, resume=True)
     assert {k: v for k, v in resumed.result.items() if k != "run_seconds"} == \
         {k: v for k, v in result.result.items() if k != "run_seconds"}

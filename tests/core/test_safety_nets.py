@@ -8,13 +8,11 @@ import numpy as np
 import pytest
 
 from nasplug.core.errors import StoreError
-from nasplug.core.hookspecs import hookimpl
 from nasplug.core.interfaces.strategy import Strategy, Told
-from nasplug.core.plugins import plugin_manager
 from nasplug.core.registry import Registry
 from nasplug.core.runs import run
 from nasplug.core.store import EvaluationRecord, Store
-from nasplug.core.testing import ToySpace
+from nasplug.core.testing import ToySpace, interrupt_after
 
 
 def test_storing_the_same_evaluation_twice_raises(tmp_path):
@@ -51,22 +49,7 @@ def test_a_strategy_that_is_not_deterministic_fails_to_resume_with_the_divergenc
     config = {"kind": "search", "seed": 0, "space": "toy", "strategy": "unseeded",
               "objective": {"name": "benchmark", "metric": "accuracy"}, "search": {"queries": 10},
               "store": {"path": str(tmp_path / "d.db")}}
-
-    class Stop:
-        seen = 0
-
-        @hookimpl
-        def nasplug_after_evaluation(self, run, record):
-            Stop.seen += 1
-            if Stop.seen == 4:
-                raise KeyboardInterrupt
-
-    stop = Stop()
-    plugin_manager().register(stop)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run(config, registry=reg)
-    finally:
-        plugin_manager().unregister(stop)
+    with interrupt_after(4), pytest.raises(KeyboardInterrupt):
+        run(config, registry=reg)
     with pytest.raises(StoreError, match="resume diverged at evaluation 0 of run 1.*not deterministic under its seed"):
         run(config, registry=reg, resume=True)

@@ -3,8 +3,10 @@ contract the runner relies on. See :mod:`nasplug.core.testing` for the pattern."
 
 from __future__ import annotations
 
+import contextlib
+
 import math
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -328,6 +330,18 @@ class _Interrupt:
             raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def interrupt_after(evaluations: int) -> Iterator[None]:
+    """Within the block, a run is interrupted (``KeyboardInterrupt``, as Ctrl-C) once
+    ``evaluations`` evaluations have been handed to the store: for resume tests."""
+    interrupt = _Interrupt(after=evaluations)
+    plugin_manager().register(interrupt)
+    try:
+        yield
+    finally:
+        plugin_manager().unregister(interrupt)
+
+
 class StrategyConformance:
     """Provide ``strategy_cls`` (and optionally ``strategy_options``). The strategy searches the
     toy space's synthetic benchmark through the real runner and store."""
@@ -397,13 +411,8 @@ class StrategyConformance:
         reg = self._registry(strategy_cls)
         full = run(self._config(strategy_options, tmp_path / "full.db", batch_size=batch_size), registry=reg)
         config = self._config(strategy_options, tmp_path / "cut.db", batch_size=batch_size)
-        interrupt = _Interrupt(after=self.budget // 2 + 1)
-        plugin_manager().register(interrupt)
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                run(config, registry=reg)
-        finally:
-            plugin_manager().unregister(interrupt)
+        with interrupt_after(self.budget // 2 + 1), pytest.raises(KeyboardInterrupt):
+            run(config, registry=reg)
         resumed = run(config, registry=reg, resume=True)
         assert resumed.id == 1
         assert self._archs(tmp_path / "cut.db", 1) == self._archs(tmp_path / "full.db", full.id)
