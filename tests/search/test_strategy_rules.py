@@ -1,0 +1,109 @@
+"""Scripted ask/tell checks of each strategy's defining rule, with results chosen by the test."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from nasplug.core.interfaces.strategy import Told
+from nasplug.core.options import build_config
+from nasplug.core.testing.toy import ToySpace
+from nasplug.search.dsm_nas import DSMNAS
+from nasplug.search.local_search import LocalSearch
+from nasplug.search.reinforce import Reinforce
+
+
+def _told(arch, fitness):
+    return Told(arch, fitness, fitness)
+
+
+def _dsm(**options):
+    strategy = DSMNAS(build_config(DSMNAS.Config, options, "strategy"), space=ToySpace(), seed=5)
+    first = strategy.ask(strategy.k)
+    strategy.tell([_told(a, float(10 * i)) for i, a in enumerate(first)])  # centres 0, 10, 20, 30
+    return strategy
+
+
+def test_dsm_nas_replaces_a_centre_only_with_a_better_child():
+    strategy = _dsm()
+    before = [(c.arch, c.fitness) for c in strategy.centres]
+    (child,) = strategy.ask(1)
+    k = strategy._pending[0]
+    strategy.tell([_told(child, before[k][1] - 1.0)])  # worse than its centre: nothing moves
+    assert [(c.arch, c.fitness) for c in strategy.centres] == before
+    (child,) = strategy.ask(1)
+    k = strategy._pending[0]
+    strategy.tell([_told(child, before[k][1] + 5.0)])  # better: it takes centre k's place, nothing else moves
+    after = [(c.arch, c.fitness) for c in strategy.centres]
+    assert after[k] == (child, before[k][1] + 5.0)
+    assert [a for i, a in enumerate(after) if i != k] == [b for i, b in enumerate(before) if i != k]
+
+
+def test_dsm_nas_rewards_the_improvement_over_the_centre():
+    strategy = _dsm()
+    scale = strategy.config.accuracy_scale
+    (child,) = strategy.ask(1)
+    k = strategy._pending[0]
+    centre = strategy.centres[k].fitness
+    strategy.tell([_told(child, centre + 7.0)])
+    assert strategy.baseline == pytest.approx(7.0 * scale)  # first reward: acc_child - acc_centre
+    (child,) = strategy.ask(1)
+    k = strategy._pending[0]
+    centre = strategy.centres[k].fitness
+    strategy.tell([_told(child, centre - 3.0)])
+    decay = strategy.config.baseline_decay
+    assert strategy.baseline == pytest.approx(decay * 7.0 * scale + (1 - decay) * (-3.0 * scale))
+    absolute = _dsm(reward="absolute")
+    (child,) = absolute.ask(1)
+    absolute.tell([_told(child, 42.0)])
+    assert absolute.baseline == pytest.approx(42.0 * absolute.config.accuracy_scale)
+
+
+def test_reinforce_raises_the_probability_of_a_rewarded_action():
+    import torch
+
+    space = ToySpace()
+    strategy = Reinforce(build_config(Reinforce.Config, {"lr": 0.1}, "strategy"), space=space, seed=0)
+    (first,) = strategy.ask(1)
+    strategy.tell([_told(first, 0.0)])  # sets the baseline at 0
+    (arch,) = strategy.ask(1)
+    positions = space.to_positions(arch)
+    with torch.no_grad():
+        before = strategy._distribution().log_prob(torch.tensor(positions)).sum().item()
+    strategy.tell([_told(arch, 10.0)])  # above the baseline: its log-probability must rise
+    with torch.no_grad():
+        after = strategy._distribution().log_prob(torch.tensor(positions)).sum().item()
+    assert after > before
+    (arch,) = strategy.ask(1)
+    positions = space.to_positions(arch)
+    with torch.no_grad():
+        before = strategy._distribution().log_prob(torch.tensor(positions)).sum().item()
+    strategy.tell([_told(arch, -100.0)])  # far below the baseline: it must fall
+    with torch.no_grad():
+        after = strategy._distribution().log_prob(torch.tensor(positions)).sum().item()
+    assert after < before
+
+
+def test_local_search_moves_only_to_a_better_neighbour():
+    space = ToySpace()
+    strategy = LocalSearch(build_config(LocalSearch.Config, {"initial": 1}, "strategy"), space=space, seed=0)
+    (start,) = strategy.ask(1)
+    strategy.tell([_told(start, 50.0)])
+    neighbours = set(space.neighbours(start))
+    asked = []
+    while len(asked) < len(neighbours):
+        batch = strategy.ask(len(neighbours))
+        asked += batch
+        # every neighbour is worse except one, which is better
+        strategy.tell([_told(a, 60.0 if a == sorted(neighbours)[3] else 40.0) for a in batch])
+    assert set(asked) == neighbours  # the whole neighbourhood was evaluated from the start
+    assert strategy.current.arch == sorted(neighbours)[3] and strategy.current.fitness == 60.0
+    second = set(space.neighbours(strategy.current.arch))
+    asked = []
+    while len(asked) < len(second):
+        batch = strategy.ask(len(second))
+        asked += batch
+        strategy.tell([_told(a, 10.0) for a in batch])  # nothing better: no move, a restart follows
+    assert strategy.current.fitness == 60.0 and strategy._restart_pending
+    assert not math.isnan(strategy.current.fitness)
