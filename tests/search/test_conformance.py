@@ -8,6 +8,9 @@ from nasplug.search.rea import RegularizedEvolution
 
 
 class TestRandomSearch(StrategyConformance):
+    beats_random = False
+    beats_random_reason = "it is the random-search baseline"
+
     @pytest.fixture
     def strategy_cls(self):
         return RandomSearch

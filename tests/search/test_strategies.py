@@ -43,6 +43,8 @@ class TestReinforce(StrategyConformance):
 
 
 class TestLocalSearch(StrategyConformance):
+    behaviour_queries = 150  # a full 18-neighbour scan per step: 50 queries are barely two moves
+
     @pytest.fixture
     def strategy_cls(self):
         return LocalSearch
@@ -74,6 +76,9 @@ class TestPredictorGuided(StrategyConformance):
 
 
 class TestProxyGuidedREA(StrategyConformance):
+    beats_random = False
+    beats_random_reason = "its ranking is the proxy's, and params does not track the toy benchmark"
+
     @pytest.fixture
     def strategy_cls(self):
         pytest.importorskip("nasplug.proxies")

@@ -14,17 +14,20 @@ from typing import Any, Callable, Hashable
 from nasplug.core.interfaces.strategy import Strategy, Told
 
 
-def drive(strategy: Strategy, evaluate: Callable[[Hashable], float], *, queries: int | None = None,
+def drive(strategy: Strategy, evaluate: Callable[[Hashable], Any], *, queries: int | None = None,
           max_proposals: int | None = None, batch_size: int | None = None,
           until: Callable[[str, float], bool] | None = None) -> dict[str, float]:
     """Ask/tell until the strategy stops, ``queries`` distinct evaluations are made,
     ``max_proposals`` proposals are asked (default as a search run: 20 x queries + 100), or
-    ``until(key, value)`` is true for a new evaluation. ``evaluate(arch)`` is maximised.
+    ``until(key, value)`` is true for a new evaluation. ``evaluate(arch)`` returns the value to
+    maximise, or an :class:`~nasplug.core.interfaces.objective.Evaluation` whose ``info`` is told too
+    (e.g. the second objective of a multi-objective strategy).
     ``batch_size``: proposals per ask (default: the strategy's :meth:`~Strategy.ready` batch,
     at least 1). Returns every distinct evaluation, canonical key -> value, in order."""
     space: Any = strategy.space
     limit = max_proposals if max_proposals is not None else (20 * queries + 100 if queries else 10**9)
     seen: dict[str, float] = {}
+    infos: dict[str, dict] = {}
     proposals = 0
     while proposals < limit and (queries is None or len(seen) < queries):
         n = batch_size if batch_size is not None else max(1, strategy.ready())
@@ -36,10 +39,12 @@ def drive(strategy: Strategy, evaluate: Callable[[Hashable], float], *, queries:
             key = space.canonical(arch)
             repeat = key in seen
             if not repeat:
-                seen[key] = float(evaluate(arch))
+                out = evaluate(arch)
+                seen[key] = float(getattr(out, "value", out))
+                infos[key] = dict(getattr(out, "info", {}))
                 if (until is not None and until(key, seen[key])) or (queries is not None and len(seen) >= queries):
                     return seen
-            told.append(Told(arch, seen[key], seen[key], {"repeat": True} if repeat else {}))
+            told.append(Told(arch, seen[key], seen[key], {**infos[key], "repeat": True} if repeat else dict(infos[key])))
             proposals += 1
         strategy.tell(told)
     return seen

@@ -42,3 +42,14 @@ class HillClimb(Strategy):
                 self.current, self.stale = told, 0
             else:
                 self.stale += 1
+
+
+class UniformRandom(Strategy):
+    """Uniform random proposals (with repeats, which the runner answers): the bar that a
+    strategy's behavioural conformance test must clear."""
+
+    def ask(self, n: int) -> list[Hashable]:
+        return [self.space.sample(self.rng) for _ in range(n)]
+
+    def tell(self, results: Sequence[Told]) -> None:
+        """Random search ignores results."""

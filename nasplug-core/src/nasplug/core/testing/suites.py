@@ -344,9 +344,20 @@ def interrupt_after(evaluations: int) -> Iterator[None]:
 
 class StrategyConformance:
     """Provide ``strategy_cls`` (and optionally ``strategy_options``). The strategy searches the
-    toy space's synthetic benchmark through the real runner and store."""
+    toy space's synthetic benchmark through the real runner and store.
+
+    Besides the contract (members, budget, determinism, resume), a behavioural test: over
+    ``behaviour_seeds`` seeds of ``behaviour_queries`` queries on the toy benchmark, the strategy's
+    mean regret must be below uniform random search's by at least ``behaviour_margin`` (accuracy
+    points). A baseline, or a strategy whose guidance the toy benchmark cannot reward (e.g. a proxy
+    that does not track it), sets ``beats_random = False`` and gives ``beats_random_reason``."""
 
     budget = 30
+    beats_random = True
+    beats_random_reason = ""
+    behaviour_seeds = 10
+    behaviour_queries = 50
+    behaviour_margin = 0.0
     #: Extra options of the toy benchmark objective (e.g. ``{"extra_metrics": ["latency"]}``
     #: for a multi-objective strategy).
     objective_options: dict[str, Any] = {}
@@ -372,6 +383,34 @@ class StrategyConformance:
 
         with Store(store_path) as store:
             return [e.arch for e in store.evaluations(run_id)]
+
+    def test_beats_random_search_on_the_toy_benchmark(self, strategy_cls, strategy_options) -> None:
+        from nasplug.core.drive import drive
+        from nasplug.core.objectives import BenchmarkObjective
+        from nasplug.core.options import build_config
+        from nasplug.core.seeding import derive_seed
+        from nasplug.core.testing.parts import UniformRandom
+
+        if not self.beats_random:
+            pytest.skip(f"declared not to beat random search: {self.beats_random_reason or 'a baseline'}")
+        space = ToySpace()
+        objective = BenchmarkObjective(build_config(BenchmarkObjective.Config, {"metric": "accuracy", **self.objective_options},
+                                                    "objective"), space=space)
+        optimum = max(objective.evaluate(a).value for a in space.enumerate())
+
+        def mean_regret(make: Any) -> float:
+            regrets = []
+            for seed in range(self.behaviour_seeds):
+                seen = drive(make(derive_seed(seed, "strategy")), objective.evaluate, queries=self.behaviour_queries)
+                regrets.append(optimum - max(seen.values()))
+            return float(np.mean(regrets))
+
+        config = build_config(strategy_cls.Config, strategy_options, "strategy")
+        ours = mean_regret(lambda seed: strategy_cls(config, space=space, seed=seed))
+        random = mean_regret(lambda seed: UniformRandom(space=space, seed=seed))
+        assert ours <= random - self.behaviour_margin, (
+            f"{strategy_cls.__name__}: mean regret {ours:.3f} over {self.behaviour_seeds} seeds x {self.behaviour_queries} "
+            f"queries is not below uniform random search's {random:.3f} by {self.behaviour_margin}")
 
     def test_ask_tell_proposes_members(self, strategy_cls, strategy_options) -> None:
         from nasplug.core.options import build_config
