@@ -12,6 +12,7 @@ import numpy as np
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import number_in, one_of, positive_int, string
+from nasplug.core.interfaces.capabilities import Positional
 from nasplug.search._positions import position_choices, try_build
 
 
@@ -39,6 +40,8 @@ class NSGA2(Strategy):
     with the run). ``best()`` is the best architecture on the primary objective. Works on any
     space with a positional form; gene vectors that are not members are replaced by random
     members before evaluation."""
+
+    requires = (Positional,)
 
     Config = NSGA2Config
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import number_in, positive_int
+from nasplug.core.interfaces.capabilities import Positional
 from nasplug.search._positions import position_choices, try_build
 
 
@@ -30,6 +31,8 @@ class Reinforce(Strategy):
     Samples each position independently from softmax(logits); after each evaluation the
     logits move along ``(reward - baseline) * grad log p``. Works on any positional space;
     combinations that are not members (e.g. a MobileNet unit with a gap) are resampled."""
+
+    requires = (Positional,)
 
     Config = ReinforceConfig
 

@@ -98,6 +98,8 @@ class DSMNAS(Strategy):
     MobileNet-like).
     """
 
+    requires = (Positional,)
+
     Config = DSMNASConfig
 
     def __init__(self, config: Any = None, **deps: Any) -> None:
