@@ -158,6 +158,7 @@ def _combos(session: nox.Session, full: bool) -> None:
     _install(session, *(_pkg(p) for p in PACKAGES), *TEST_TOOLS)
     if full:
         session.env["NASPLUG_FULL_COMBOS"] = "1"
+        session.env["NASPLUG_COMBOS_REPORT"] = str(ROOT / "tests" / "combos" / "matrix_full.json")
         session.run("pytest", "tests/combos", *args)
     else:
         session.env["NASPLUG_FULL_COMBOS"] = "0"
@@ -166,13 +167,14 @@ def _combos(session: nox.Session, full: bool) -> None:
 
 @nox.session(tags=["quick"])
 def combos(session: nox.Session) -> None:
-    """Quick subset of sampler x predictor and strategy x objective runs (``-- full`` for all)."""
+    """Quick tier of the combination matrices (hand-listed and registry-generated; ``-- full`` for all)."""
     _combos(session, full=False)
 
 
 @nox.session(name="combos-full", tags=["full"])
 def combos_full(session: nox.Session) -> None:
-    """The full sampler x predictor and strategy x objective matrix (NASPLUG_FULL_COMBOS=1)."""
+    """Every combination: strategy x objective x space, sampler x predictor x encoder, proxy x space
+    (NASPLUG_FULL_COMBOS=1); the summary goes to tests/combos/matrix_full.json."""
     _combos(session, full=True)
 
 
