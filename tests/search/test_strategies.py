@@ -125,7 +125,7 @@ def test_dsm_nas_rejects_a_space_without_positions(benchmarks):
         mutate, neighbours, distance = staticmethod(toy.mutate), staticmethod(toy.neighbours), staticmethod(toy.distance)
 
     assert isinstance(toy, Positional) and not isinstance(NoPositions(), Positional)
-    with pytest.raises(ConfigError, match="strategy 'dsm_nas' needs a space with a positional form"):
+    with pytest.raises(ConfigError, match="strategy DSMNAS needs a space with a positional form"):
         DSMNAS(build_config(DSMNAS.Config, {}, "strategy"), space=NoPositions(), seed=0)
 
 

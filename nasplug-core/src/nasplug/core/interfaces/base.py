@@ -25,8 +25,9 @@ class Part:
     def check_space(self, space: Any) -> None:
         """Fail with a one-line error if ``space`` lacks a capability in :attr:`requires`."""
         from nasplug.core.interfaces.capabilities import require
+        from nasplug.core.registry import GROUPS
 
-        kind = self.group.rsplit(".", 1)[-1].rstrip("s") or "part"
+        kind = next((k for k, group in GROUPS.items() if group == self.group), "part")
         for capability in self.requires:
             require(space, capability, f"{kind} {type(self).__name__}")
 
