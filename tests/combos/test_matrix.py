@@ -47,7 +47,8 @@ SMALL: dict[str, dict[str, dict[str, Any]]] = {
         "nsga2_de": {"population": 4, "generations": 1},
         "dsm_nas": {"subspaces": 3},
     },
-    "predictor": {"gcn": {"epochs": 5}, "dare_gcn": {"epochs": 5}, "mlp": {"epochs": 5}},
+    "predictor": {"gcn": {"epochs": 5}, "dare_gcn": {"epochs": 5}, "mlp": {"epochs": 5},
+                  "ftscorenet": {"steps": 3, "images": 8, "input_size": 16}},
     "sampler": {"dare": {"m": 60, "n": 60, "m_star": 60, "z": 20}, "bal": {"members": 2}, "uncertainty": {"members": 2}},
     "proxy": {"eproxy": {"module_options": {}, "images": 4, "iterations": 2, "target_size": 4}},
 }
