@@ -50,7 +50,9 @@ SMALL: dict[str, dict[str, dict[str, Any]]] = {
     "predictor": {"gcn": {"epochs": 5}, "dare_gcn": {"epochs": 5}, "mlp": {"epochs": 5},
                   "ftscorenet": {"steps": 3, "images": 8, "input_size": 16}},
     "sampler": {"dare": {"m": 60, "n": 60, "m_star": 60, "z": 20}, "bal": {"members": 2}, "uncertainty": {"members": 2}},
-    "proxy": {"eproxy": {"module_options": {}, "images": 4, "iterations": 2, "target_size": 4}},
+    "proxy": {"eproxy": {"module_options": {}, "images": 4, "iterations": 2, "target_size": 4},
+              "vote": {"proxies": ["params", "synflow"], "reference": 4},
+              "weighted": {"proxies": ["params", "synflow"], "labelled": 4}},
 }
 #: Strategies whose second objective is a key of the evaluation info (the benchmark objective
 #: reports it through ``extra_metrics``; the proxy objective reports none).
