@@ -66,12 +66,6 @@ class ActiveLearning:
     def next_round(self) -> None:
         self.round += 1
 
-    def unlabelled(self) -> np.ndarray:
-        """Pool indices not labelled yet, ascending."""
-        mask = np.ones(len(self.pool), dtype=bool)
-        mask[np.asarray(self.labelled, dtype=int)] = False
-        return np.flatnonzero(mask)
-
     def ranking(self) -> list[int]:
         """Unlabelled pool indices, best predicted first (stable; non-finite predictions last)."""
         scores = np.asarray(self.predictor.predict(self.pool), dtype=float)

@@ -14,18 +14,26 @@ from typing import Any, Callable, Hashable
 from nasplug.core.interfaces.strategy import Strategy, Told
 
 
+def proposal_cap(queries: int | None, max_proposals: int | None = None) -> int:
+    """How many proposals a search may ask before it stops: ``max_proposals`` when given, else
+    20 x ``queries`` + 100 (repeats are free, so a converged strategy must still end), else 10**6."""
+    if max_proposals is not None:
+        return max_proposals
+    return 20 * queries + 100 if queries else 10**6
+
+
 def drive(strategy: Strategy, evaluate: Callable[[Hashable], Any], *, queries: int | None = None,
           max_proposals: int | None = None, batch_size: int | None = None,
           until: Callable[[str, float], bool] | None = None) -> dict[str, float]:
     """Ask/tell until the strategy stops, ``queries`` distinct evaluations are made,
-    ``max_proposals`` proposals are asked (default as a search run: 20 x queries + 100), or
+    ``max_proposals`` proposals are asked (default: :func:`proposal_cap`, as a search run), or
     ``until(key, value)`` is true for a new evaluation. ``evaluate(arch)`` returns the value to
     maximise, or an :class:`~nasplug.core.interfaces.objective.Evaluation` whose ``info`` is told too
     (e.g. the second objective of a multi-objective strategy).
     ``batch_size``: proposals per ask (default: the strategy's :meth:`~Strategy.ready` batch,
     at least 1). Returns every distinct evaluation, canonical key -> value, in order."""
     space: Any = strategy.space
-    limit = max_proposals if max_proposals is not None else (20 * queries + 100 if queries else 10**9)
+    limit = proposal_cap(queries, max_proposals)
     seen: dict[str, float] = {}
     infos: dict[str, dict] = {}
     proposals = 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from nasplug.core.errors import ArchitectureError
-from nasplug.core.interfaces.capabilities import Positional, require
 
 
-def position_choices(space: Any, strategy: str) -> tuple[int, ...]:
-    """The space's choices per position, or a ``ConfigError`` naming the fix."""
-    return tuple(int(c) for c in require(space, Positional, f"strategy '{strategy}'").position_choices())
+def position_choices(space: Any) -> tuple[int, ...]:
+    """The space's choices per position as ints (the strategy's ``requires = (Positional,)``
+    has already checked that the space has a positional form)."""
+    return tuple(int(c) for c in space.position_choices())
 
 
 def try_build(space: Any, positions: Sequence[int]) -> Any | None:

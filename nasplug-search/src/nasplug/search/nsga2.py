@@ -55,7 +55,7 @@ class NSGA2(Strategy):
         from pymoo.operators.sampling.rnd import IntegerRandomSampling
 
         c = self.config
-        self.choices = np.array(position_choices(self.space, "nsga2"))
+        self.choices = np.array(position_choices(self.space))
         problem = Problem(n_var=len(self.choices), n_obj=2, xl=np.zeros(len(self.choices)), xu=self.choices - 1, vtype=int)
         self.algorithm = PymooNSGA2(
             pop_size=c.population, sampling=IntegerRandomSampling(),

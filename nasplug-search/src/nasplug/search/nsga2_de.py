@@ -43,6 +43,7 @@ from nasplug.core.errors import ArchitectureError, ConfigError
 from nasplug.core.interfaces.capabilities import Positional
 from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import number_in, positive_int, string
+from nasplug.search._positions import position_choices
 
 
 @runtime_checkable
@@ -125,7 +126,7 @@ class NSGA2DE(Strategy):
         if c.secondary == "model_size" and not callable(getattr(space, "model_size", None)):
             raise ConfigError(f"strategy 'nsga2_de' maximises the space's model_size, which '{type(space).__name__}' "
                               "does not report; set strategy.secondary to a key of the objective's info")
-        self.choices = tuple(int(k) for k in space.position_choices())
+        self.choices = position_choices(space)
         self.grids = tuple(tuple(g) for g in space.position_values()) if hasattr(space, "position_values") \
             else tuple(tuple(range(k)) for k in self.choices)
         ordered = tuple(space.ordered_positions()) if hasattr(space, "ordered_positions") else (False,) * len(self.choices)

@@ -40,7 +40,7 @@ class Reinforce(Strategy):
         super().__init__(config, **deps)
         import torch
 
-        self.choices = position_choices(self.space, "reinforce")
+        self.choices = position_choices(self.space)
         width = max(self.choices)
         gen = torch.Generator().manual_seed(self.seed)
         logits = self.config.init_scale * torch.randn(len(self.choices), width, generator=gen)

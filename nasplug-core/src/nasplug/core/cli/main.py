@@ -150,6 +150,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from nasplug.core.config import COMMON_TABLES, TOP_KEYS
     from nasplug.core.store import Store
 
     with Store(_store_path(args), create=False) as store:
@@ -164,7 +165,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             return 0
         print(f"run {run.id} ({run.kind}, {run.status}) '{run.name}' seed {run.seed}, config {run.config_hash}")
         print("  parts: " + ", ".join(f"{k}={v.get('name') if isinstance(v, dict) else v}" for k, v in run.config.items()
-                                      if k not in ("kind", "seed", "seeds", "name", "store", "benchmark", "data", "executor", run.kind)))
+                                      if k == "space" or k not in (*TOP_KEYS, *COMMON_TABLES, run.kind)))
         print(f"  evaluations stored: {evaluations}")
         for r in rounds:
             print(f"  round {r.round}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.metrics.items() if not k.endswith("_seconds")))

@@ -9,6 +9,7 @@ from typing import Any, Hashable, Iterator
 import attrs
 import numpy as np
 
+from nasplug.core.drive import proposal_cap
 from nasplug.core.errors import BudgetError, StoreError
 from nasplug.core.executors.tasks import seeded
 from nasplug.core.interfaces.executor import TaskFailed
@@ -130,7 +131,7 @@ class SearchRun(RunKind):
         queries, simulated, seq = 0, 0.0, 0
         wall_before = sum(r.wall for r in stored.values())
         started = time.perf_counter()
-        max_proposals = options.max_proposals or (20 * options.queries + 100 if options.queries else 10**6)
+        max_proposals = proposal_cap(options.queries, options.max_proposals)
 
         while not self._exhausted(queries, simulated, wall_before + time.perf_counter() - started):
             if seq >= max_proposals:

@@ -11,7 +11,8 @@ import numpy as np
 from nasplug.core.errors import ArchitectureError
 from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import boolean, number_in, one_of, positive_int, string_list
-from nasplug.core.interfaces.capabilities import Positional, require
+from nasplug.core.interfaces.capabilities import Positional
+from nasplug.search._positions import position_choices
 
 #: Values that differ between the paper and the authors' code (docs/methods/dsm_nas.md 3.5), and the
 #: paper's MobileNet-space setting. Explicit options override the preset.
@@ -108,7 +109,7 @@ class DSMNAS(Strategy):
 
         from nasplug.search.dsm_nas.controller import Controller
 
-        self.choices = tuple(int(c) for c in require(self.space, Positional, "strategy 'dsm_nas'").position_choices())
+        self.choices = position_choices(self.space)
         c = self.config
         self.k = int(c.resolved("subspaces"))
         self.m = int(c.resolved("steps"))
