@@ -117,6 +117,10 @@ def test_vote_in_a_score_run(tmp_path):
     assert -1 <= result["correlations"]["accuracy"]["spearman"] <= 1
 
 
+#: The members at the reference task's size (8 channels, 5 cells per stage).
+REFERENCE_MEMBERS = [{"name": name, "module_options": {"channels": 8, "cells_per_stage": 5}} for name in ("synflow", "naswot")]
+
+
 class TestRankVoteConformance(ProxyConformance):
     @pytest.fixture
     def proxy_cls(self):
@@ -125,6 +129,10 @@ class TestRankVoteConformance(ProxyConformance):
     @pytest.fixture
     def proxy_options(self):
         return {"proxies": MEMBERS, "reference": 8}
+
+    @pytest.fixture
+    def direction_options(self):
+        return {"proxies": REFERENCE_MEMBERS, "reference": 8}
 
 
 class TestWeightedSumConformance(ProxyConformance):
@@ -135,3 +143,7 @@ class TestWeightedSumConformance(ProxyConformance):
     @pytest.fixture
     def proxy_options(self):
         return {"proxies": MEMBERS, "labelled": 8, "metric": "accuracy"}
+
+    @pytest.fixture
+    def direction_options(self, benchmarks):
+        return {"proxies": REFERENCE_MEMBERS, "labelled": 8, "metric": "cifar10_valid_val", "benchmark_path": str(benchmarks)}

@@ -237,11 +237,16 @@ class _Conformance(ProxyConformance):
 
 OPTIONS = {ZenProxy: {"batch_size": 8}, LinearRegionsProxy: {"batch_size": 100, "batches": 1},
            NTKProxy: {"batch_size": 4, "repeats": 1}}
+#: For the direction check on the NAS-Bench-201 reference task: with 100 patterns every network
+#: of the task cuts them into the same number of regions (a constant score).
+DIRECTION_OPTIONS = {LinearRegionsProxy: {"batch_size": 256, "batches": 1}, NTKProxy: {"batch_size": 8, "repeats": 1}}
 for _cls in ALL:
     _options = OPTIONS.get(_cls, {})
+    _direction = DIRECTION_OPTIONS.get(_cls, _options)
     globals()[f"Test{_cls.__name__}Conformance"] = type(
         f"Test{_cls.__name__}Conformance", (_Conformance,),
-        {"cls": _cls, "proxy_options": pytest.fixture(lambda self, _o=_options: dict(_o))})
+        {"cls": _cls, "proxy_options": pytest.fixture(lambda self, _o=_options: dict(_o)),
+         "direction_options": pytest.fixture(lambda self, _o=_direction: dict(_o))})
 
 
 # --- real NAS-Bench-201 networks (narrow) on real CIFAR images -----------------------------------
