@@ -115,6 +115,7 @@ _KIND_OF_GROUP = {
     "nasplug.spaces": "space", "nasplug.encoders": "encoder", "nasplug.predictors": "predictor",
     "nasplug.samplers": "sampler", "nasplug.proxies": "proxy", "nasplug.strategies": "strategy",
     "nasplug.objectives": "objective", "nasplug.executors": "executor", "nasplug.runs": "run",
+    "nasplug.oneshot": "oneshot",
 }
 
 

@@ -35,7 +35,7 @@ import attrs
 
 from nasplug.core.errors import ConfigError, NasplugError
 from nasplug.core.options import (
-    build_config, one_of, optional_positive_int, optional_string, positive_int,
+    boolean, build_config, non_negative_int, one_of, optional_positive_int, optional_string, positive_int,
 )
 
 COMMON_TABLES = ("space", "benchmark", "store", "executor", "data")
@@ -76,12 +76,25 @@ class StoreOptions:
     path: str = attrs.field(default="nasplug.db", validator=optional_string)
 
 
+def _split(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None:
+        return
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
+        raise ValueError(f"{attribute.name}: expected [train, valid] image counts >= 1 (e.g. [5000, 5000]), got {value!r}")
+
+
 @attrs.frozen
 class DataOptions:
     """An image batch for data-hungry proxies (see :mod:`nasplug.core.data`): ``source`` is
     ``"auto"`` (npz file or image folder, from ``path``), ``"npz"``, ``"folder"``, ``"dataset"``
     (``path = "package.module:attribute"``) or ``"sample"`` (built-in photographs, no path);
-    ``image_size`` resizes folder/sample images; ``device`` is where proxies run ("cpu", "cuda")."""
+    ``image_size`` resizes folder/sample images; ``device`` is where proxies run ("cpu", "cuda").
+
+    For runs that train networks (``oneshot``; see :mod:`nasplug.core.datasets`): ``path`` may
+    also be a zip of an image folder; ``split = [train, valid]`` takes class-balanced, seeded
+    splits from its training images; ``augment`` switches random crop (padding 4) and flip on
+    the train split; ``workers`` is the number of ``DataLoader`` worker processes."""
 
     path: str | None = attrs.field(default=None, validator=optional_string)
     batch_size: int = attrs.field(default=16, validator=positive_int)
@@ -89,6 +102,9 @@ class DataOptions:
     source: str = attrs.field(default="auto", validator=one_of("auto", "npz", "folder", "dataset", "sample"))
     image_size: int = attrs.field(default=32, validator=positive_int)
     device: str = attrs.field(default="cpu", validator=optional_string)
+    split: list[int] | None = attrs.field(default=None, validator=_split)
+    augment: bool = attrs.field(default=True, validator=boolean)
+    workers: int = attrs.field(default=0, validator=non_negative_int)
 
 
 @attrs.frozen

@@ -88,6 +88,21 @@ def nasplug_after_round(run: RunContext, round: int, labelled: list[int], metric
 
 
 @hookspec
+def nasplug_after_epoch(run: RunContext, epoch: int, metrics: dict[str, float]) -> None:
+    """A training epoch of a ``oneshot`` run finished and its supernet checkpoint is written.
+
+    The store's own recorder implements this hook to commit the epoch's metrics.
+
+    :param run: the run in progress.
+    :param epoch: the epoch number (0 for the first).
+    :param metrics: training loss and accuracy, validation accuracy of the run's evaluation
+        architectures with inherited weights, their ranking quality against the benchmark when
+        one is configured, and seconds.
+    :return: ignored.
+    """
+
+
+@hookspec
 def nasplug_run_end(run: RunContext, result: dict[str, Any]) -> None:
     """A run completed; ``result`` is the summary just stored with it.
 

@@ -10,7 +10,8 @@ from nasplug.core.hookspecs import hookimpl
 
 
 class ProgressBars:
-    """Shows evaluations (search, score) or rounds (predict) done out of the run's total."""
+    """Shows evaluations (search, score), rounds (predict) or epochs (oneshot, with the epoch's
+    loss, accuracy and seconds) done out of the run's total."""
 
     def __init__(self) -> None:
         self._bars: dict[int, Any] = {}
@@ -33,6 +34,15 @@ class ProgressBars:
 
     @hookimpl
     def nasplug_after_round(self, run: Any, round: int, labelled: list[int], metrics: dict[str, float]) -> None:
+        self._advance(run)
+
+    @hookimpl
+    def nasplug_after_epoch(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        bar = self._bars.get(run.id)
+        if bar is not None:
+            bar.set_postfix(loss=f"{metrics.get('train_loss', float('nan')):.3f}",
+                            acc=f"{metrics.get('train_accuracy', float('nan')):.1f}",
+                            s=f"{metrics.get('seconds', float('nan')):.0f}", refresh=False)
         self._advance(run)
 
     @hookimpl

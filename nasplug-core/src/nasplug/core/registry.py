@@ -37,6 +37,7 @@ GROUPS: dict[str, str] = {
     "objective": "nasplug.objectives",
     "executor": "nasplug.executors",
     "run": "nasplug.runs",
+    "oneshot": "nasplug.oneshot",
 }
 
 

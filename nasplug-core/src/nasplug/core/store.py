@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS rounds (
     created REAL NOT NULL,
     PRIMARY KEY (run_id, round)
 );
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
 """
 
 
@@ -247,7 +254,18 @@ class Store:
         rows = self._db.execute("SELECT run_id, round, labelled, metrics FROM rounds WHERE run_id=? ORDER BY round", (run_id,))
         return [RoundRecord(r[0], r[1], json.loads(r[2]), json.loads(r[3])) for r in rows]
 
+    # --- epochs (oneshot runs) -------------------------------------------------------------
+    def add_epoch(self, run_id: int, epoch: int, metrics: dict[str, Any]) -> None:
+        """Commit one training epoch's metrics (again for the same epoch: replaced, since a run
+        resumed from a checkpoint re-reports the epochs it holds)."""
+        self._db.execute("INSERT OR REPLACE INTO epochs VALUES (?,?,?,?)", (run_id, epoch, dumps(metrics), time.time()))
+
+    def epochs(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT epoch, metrics FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,))
+        return [{"epoch": r[0], **json.loads(r[1])} for r in rows]
+
     def iter_tables(self, run_id: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        """Rows of this run's evaluations and rounds, for export."""
+        """Rows of this run's evaluations, rounds and epochs, for export."""
         yield "evaluations", [attrs.asdict(e) for e in self.evaluations(run_id)]
         yield "rounds", [attrs.asdict(r) for r in self.rounds(run_id)]
+        yield "epochs", self.epochs(run_id)

@@ -71,12 +71,24 @@ class Benchmarked(Protocol):
     def load_benchmark(self, path: str | None = None) -> Benchmark: ...
 
 
+@runtime_checkable
+class HasSupernet(Protocol):
+    """A weight-sharing supernet of the space (``torch.nn.Module``): ``decisions`` (options per
+    decision), ``forward(x, path=...)`` for one architecture (one option index per decision),
+    ``forward(x, weights=...)`` for per-decision option weights, ``path_of(arch)``,
+    ``arch_of(path)`` and ``extract(arch)``, the space's ``to_module(arch)`` network holding the
+    supernet's weights for ``arch``."""
+
+    def supernet(self, num_classes: int = 10, **options: Any) -> Any: ...
+
+
 _WHAT = {
     Enumerable: ("an enumerable (finite) space", "give a number of architectures instead"),
     Positional: ("a space with a positional form (position_choices)", "use rea, random or local_search"),
     Graphable: ("a space with a graph form", "use an encoder that needs no graph (e.g. onehot)"),
     Buildable: ("a space that builds networks (to_module)", "use a benchmark objective or a data-free proxy such as params"),
     Benchmarked: ("a space with a tabular benchmark", "use a proxy objective instead"),
+    HasSupernet: ("a space with a weight-sharing supernet", "use nb201 (or another space offering supernet())"),
 }
 
 

@@ -60,6 +60,11 @@ class RunContext:
         self.completed += 1 if self.unit == "eval" else 0
         plugin_manager().hook.nasplug_after_evaluation(run=self, record=record)
 
+    def finish_epoch(self, epoch: int, metrics: dict[str, Any]) -> None:
+        if self.unit == "epoch":
+            self.completed = epoch + 1
+        plugin_manager().hook.nasplug_after_epoch(run=self, epoch=epoch, metrics=metrics)
+
     def finish_round(self, round: int, labelled: list[int], metrics: dict[str, float]) -> None:
         if self.unit == "round":
             self.completed += 1
@@ -89,7 +94,7 @@ class RunKind(Part, abc.ABC):
     group: ClassVar[str] = "nasplug.runs"
     #: Part tables the run needs besides ``[space]``, e.g. ``("strategy", "objective")``.
     tables: ClassVar[tuple[str, ...]] = ()
-    #: What ``RunContext.completed`` counts: ``"eval"`` (evaluations) or ``"round"``.
+    #: What ``RunContext.completed`` counts: ``"eval"`` (evaluations), ``"round"`` or ``"epoch"``.
     unit: ClassVar[str] = "eval"
 
     def __init__(self, config: RunConfig, registry: Registry, space: SearchSpace) -> None:
@@ -119,6 +124,10 @@ class StoreRecorder:
     @hookimpl
     def nasplug_after_round(self, run: RunContext, round: int, labelled: list[int], metrics: dict[str, float]) -> None:
         self.store.add_round(run.id, round, labelled, metrics)
+
+    @hookimpl
+    def nasplug_after_epoch(self, run: RunContext, epoch: int, metrics: dict[str, Any]) -> None:
+        self.store.add_epoch(run.id, epoch, metrics)
 
 
 def build_kind(config: RunConfig, reg: Registry) -> RunKind:

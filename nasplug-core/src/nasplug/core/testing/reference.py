@@ -61,7 +61,7 @@ def _benchmarks_root() -> Path:
 
 @functools.lru_cache(maxsize=4)
 def benchmark_reference_task(space: str = "nb201", metric: str = "cifar10_test", *, n: int = 20,
-                             images: str = "images/cifar10_test_20.npz", batch_size: int = 32,
+                             images: str = "images/cifar10_test_20.npz", batch_size: int = 20,
                              num_classes: int = 10, floor: float = 30.0,
                              module_options: tuple[tuple[str, Any], ...] = (("channels", 8), ("cells_per_stage", 5)),
                              ) -> ReferenceTask:

@@ -204,6 +204,16 @@ class NB201Space(PositionalSpace):
                 f"to_module option '{unknown[0]}' is not known to nb201; known options: {', '.join(sorted(known))}")
         return NB201Network(to_arch(arch), num_classes=num_classes, **options)
 
+    def supernet(self, num_classes: int = 10, **options: Any) -> "nn.Module":
+        """The weight-sharing supernet (all five ops on every edge); options as ``to_module``
+        (see :mod:`nasplug.spaces.nb201.supernet`)."""
+        from nasplug.spaces.nb201.supernet import NB201Supernet
+
+        unknown = sorted(set(options) - {"channels", "cells_per_stage"})
+        if unknown:
+            raise ConfigError(f"supernet option '{unknown[0]}' is not known to nb201; known options: cells_per_stage, channels")
+        return NB201Supernet(num_classes=num_classes, **options)
+
     # --- benchmark ------------------------------------------------------------------------
     def load_benchmark(self, path: str | None = None) -> "NB201Benchmark":
         """The NAS-Bench-201 table from ``path`` (file or folder) or ``$NASPLUG_BENCHMARKS``."""

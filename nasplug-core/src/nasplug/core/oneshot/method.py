@@ -1,0 +1,67 @@
+"""One-shot method plugins (entry-point group ``nasplug.oneshot``): how a supernet is trained.
+
+A method decides, per training step, which paths of the supernet are trained on the batch
+(:meth:`OneShotMethod.paths`; SPOS: one uniform path, FairNAS: every op of every decision once),
+or overrides :meth:`OneShotMethod.train_step` entirely (differentiable methods that also update
+architecture weights). After training, :meth:`OneShotMethod.derive` may return an architecture
+(SPOS: evolutionary search over the supernet). Everything random in a step comes from the ``rng``
+the run passes in, derived from ``(seed, epoch, step)``, so a resumed run repeats it exactly.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar, Hashable, Sequence
+
+import numpy as np
+
+from nasplug.core.interfaces.base import Part
+from nasplug.core.interfaces.capabilities import HasSupernet
+
+
+class OneShotMethod(Part, abc.ABC):
+    """Trains a weight-sharing supernet, one optimiser update per step."""
+
+    group: ClassVar[str] = "nasplug.oneshot"
+    requires: ClassVar[tuple[type, ...]] = (HasSupernet,)
+
+    def __init__(self, config: Any = None, *, space: Any) -> None:
+        super().__init__(config)
+        self.space = space
+        self.check_space(space)
+
+    @abc.abstractmethod
+    def paths(self, decisions: Sequence[int], rng: np.random.Generator) -> list[tuple[int, ...]]:
+        """The paths (one option index per decision) trained on this step's batch."""
+
+    def train_step(self, supernet: Any, x: Any, y: Any, optimizer: Any, rng: np.random.Generator,
+                   grad_clip: float | None = None) -> dict[str, float]:
+        """One update: the gradients of every path of :meth:`paths` on the same batch are
+        accumulated, clipped to ``grad_clip`` (global norm), and applied once."""
+        import torch
+        from torch.nn import functional as F
+
+        paths = self.paths(supernet.decisions, rng)
+        optimizer.zero_grad(set_to_none=True)
+        loss_sum, correct = 0.0, 0.0
+        for path in paths:
+            logits = supernet(x, path=path)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            loss_sum += float(loss.detach())
+            correct += float((logits.detach().argmax(1) == y).float().mean())
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(supernet.parameters(), grad_clip)
+        optimizer.step()
+        return {"loss": loss_sum / len(paths), "accuracy": 100.0 * correct / len(paths)}
+
+    def derive(self, evaluator: Any, rng: np.random.Generator) -> Hashable | None:
+        """The architecture the method picks from the trained supernet, or ``None``."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Method state saved with each checkpoint (architecture weights, schedules)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""

@@ -1,0 +1,128 @@
+"""The NAS-Bench-201 supernet: every edge of the cell holds all five ops.
+
+The skeleton is :class:`~nasplug.spaces.nb201.network.NB201Network`'s (stem, three stages of
+cells with residual reductions, BN-ReLU head, classifier) and every module keeps its name there,
+with the edge's candidate ops under ``edge_ops.<e>.candidates.<op index>``, so a sub-network is
+the space's own ``to_module(arch)`` with the chosen candidates' weights copied in
+(:meth:`NB201Supernet.extract`). All cells share one architecture, as in NAS-Bench-201.
+
+``forward(x, path=...)`` runs one op per edge (``path``: six op indices into
+:data:`~nasplug.spaces.nb201.space.OPS`); ``forward(x, weights=...)`` runs the weighted sum of
+all ops per edge (a 6 x 5 tensor, e.g. softmax-ed architecture parameters), where an op whose
+weight is exactly zero is skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from nasplug.core.errors import ConfigError
+from nasplug.spaces.nb201.network import NB201Network, ResidualReduction, make_op
+from nasplug.spaces.nb201.space import EDGES, OPS, to_arch
+
+
+class MixedEdge(nn.Module):
+    """All candidate ops of one edge."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.candidates = nn.ModuleList(make_op(op, channels) for op in OPS)
+
+    def forward(self, x: torch.Tensor, choice: int | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
+        if choice is not None:
+            return self.candidates[choice](x)
+        out: torch.Tensor | None = None
+        for w, op in zip(weights, self.candidates):  # type: ignore[arg-type]
+            if w.detach().item() == 0.0 and not w.requires_grad:
+                continue
+            term = w * op(x)
+            out = term if out is None else out + term
+        return out if out is not None else x.mul(0.0)
+
+
+class SuperCell(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.edge_ops = nn.ModuleList(MixedEdge(channels) for _ in EDGES)
+
+    def forward(self, x: torch.Tensor, path: Sequence[int] | None, weights: torch.Tensor | None) -> torch.Tensor:
+        nodes: list[torch.Tensor | None] = [x, None, None, None]
+        for e, (edge, (to, frm)) in enumerate(zip(self.edge_ops, EDGES)):
+            out = edge(nodes[frm], None if path is None else path[e], None if weights is None else weights[e])
+            nodes[to] = out if nodes[to] is None else nodes[to] + out
+        return nodes[3]  # type: ignore[return-value]
+
+
+class NB201Supernet(nn.Module):
+    """Weight-sharing NAS-Bench-201 network (``channels`` 16 and ``cells_per_stage`` 5 are the
+    benchmark's sizes)."""
+
+    #: Options per decision: six edges, five ops each.
+    decisions: tuple[int, ...] = (len(OPS),) * len(EDGES)
+
+    def __init__(self, num_classes: int = 10, channels: int = 16, cells_per_stage: int = 5) -> None:
+        super().__init__()
+        for key, value in (("num_classes", num_classes), ("channels", channels), ("cells_per_stage", cells_per_stage)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"supernet option '{key}' must be an integer >= 1, got {value!r}")
+        self.options = {"channels": channels, "cells_per_stage": cells_per_stage}
+        self.num_classes = num_classes
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        layers: list[nn.Module] = []
+        c = channels
+        for stage in range(3):
+            if stage > 0:
+                layers.append(ResidualReduction(c, 2 * c))
+                c *= 2
+            layers.extend(SuperCell(c) for _ in range(cells_per_stage))
+        self.cells = nn.ModuleList(layers)
+        self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor, path: Sequence[int] | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
+        if (path is None) == (weights is None):
+            raise ValueError("give the supernet exactly one of path (one op per edge) or weights (per-edge op weights)")
+        if path is not None:
+            path = [int(p) for p in path]
+            if len(path) != len(EDGES) or not all(0 <= p < len(OPS) for p in path):
+                raise ValueError(f"path must be {len(EDGES)} op indices below {len(OPS)}, got {path}")
+        elif tuple(weights.shape) != (len(EDGES), len(OPS)):  # type: ignore[union-attr]
+            raise ValueError(f"weights must be shaped ({len(EDGES)}, {len(OPS)}), got {tuple(weights.shape)}")  # type: ignore[union-attr]
+        x = self.stem(x)
+        for layer in self.cells:
+            x = layer(x, path, weights) if isinstance(layer, SuperCell) else layer(x)
+        x = self.head(x)
+        return self.classifier(torch.flatten(self.pool(x), 1))
+
+    # --- architectures and paths ---------------------------------------------------------
+    @staticmethod
+    def path_of(arch: Any) -> tuple[int, ...]:
+        return tuple(OPS.index(op) for op in to_arch(arch))
+
+    @staticmethod
+    def arch_of(path: Sequence[int]) -> tuple[str, ...]:
+        return tuple(OPS[int(p)] for p in path)
+
+    def extract(self, arch: Any) -> NB201Network:
+        """``NB201Network(arch)`` (what ``to_module`` builds) holding this supernet's weights for
+        ``arch``: parameters and BN statistics are copied, so both give the same output."""
+        arch = to_arch(arch)
+        net = NB201Network(arch, num_classes=self.num_classes, **self.options)
+        net.load_state_dict(self.sub_state_dict(arch))
+        return net
+
+    def sub_state_dict(self, arch: Any) -> dict[str, torch.Tensor]:
+        """The state dict of ``NB201Network(arch)`` taken from this supernet (tensors cloned)."""
+        path = self.path_of(arch)
+        own = self.state_dict()
+        out = {}
+        for name in NB201Network(to_arch(arch), num_classes=self.num_classes, **self.options).state_dict():
+            parts = name.split(".")
+            if len(parts) > 3 and parts[0] == "cells" and parts[2] == "edge_ops":
+                parts = [*parts[:4], "candidates", str(path[int(parts[3])]), *parts[4:]]
+            out[name] = own[".".join(parts)].clone()
+        return out
