@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,41 @@ def _single_thread_torch():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# --- small real CIFAR-10 subsets for tests that train (one-shot) ---------------------------
+@pytest.fixture(autouse=True, scope="session")
+def _private_image_cache(tmp_path_factory):
+    """Decoded training images are cached under the session's temporary folder, not ~/.cache."""
+    previous = os.environ.get("NASPLUG_CACHE")
+    os.environ["NASPLUG_CACHE"] = str(tmp_path_factory.getbasetemp() / "nasplug-cache")
+    yield
+    if previous is None:
+        os.environ.pop("NASPLUG_CACHE", None)
+    else:
+        os.environ["NASPLUG_CACHE"] = previous
+
+
+def cifar_subset(benchmarks: Path, dest: Path, per_class: int, parts=("train",), wrap: str = "") -> Path:
+    """A zip in CIFAR-10's layout holding the first ``per_class`` images of each class."""
+    source = benchmarks / "images" / "cifar10_jpeg.zip"
+    if not source.is_file():
+        pytest.skip("images/cifar10_jpeg.zip not found in the benchmark data")
+    counts: dict[tuple[str, str], int] = {}
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(dest, "w") as out:
+        for name in sorted(src.namelist()):
+            p = Path(name).parts
+            if name.endswith("/") or len(p) != 3 or p[0] not in parts:
+                continue
+            key = (p[0], p[1])
+            if counts.get(key, 0) >= per_class:
+                continue
+            counts[key] = counts.get(key, 0) + 1
+            out.writestr(f"{wrap}{name}", src.read(name))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def tiny_zip(benchmarks, tmp_path_factory) -> Path:
+    """64 train images per class (640) and 8 test images per class, real CIFAR-10 JPEGs."""
+    return cifar_subset(benchmarks, tmp_path_factory.mktemp("data") / "cifar_tiny.zip", 64, ("train", "test"))

@@ -158,7 +158,13 @@ def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_i
     if config.seeds is not None:
         raise ConfigError("this config lists seeds (a run per seed); run it with nasplug.core.runs.run_seeds or 'nasplug run', or give one seed")
     config = resolve_config_from(config, Path(store_path or config.store.path))
-    kind = build_kind(config, reg)
+    from nasplug.core.oneshot.trained import current_store
+
+    token = current_store.set(str(store_path or config.store.path))
+    try:
+        kind = build_kind(config, reg)
+    finally:
+        current_store.reset(token)
     space = kind.space
     executor = reg.create("executor", config.parts["executor"], section="executor")
 

@@ -1,0 +1,170 @@
+"""oneshot runs end to end on real CIFAR-10 images: per-epoch metrics in the store, checkpoints,
+resume after kill -9 with bit-identical weights, and the trained supernet as an objective of a
+search run and as a proxy of a score run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from nasplug.core.runs import run
+from nasplug.core.runs.oneshot import checkpoint_path
+from nasplug.core.store import Store
+
+pytest.importorskip("nasplug.spaces.nb201")
+
+
+def oneshot_config(data, store, method="spos", epochs=3, **extra):
+    return {"kind": "oneshot", "seed": 4, "space": "nb201", "store": {"path": str(store)},
+            "data": {"path": str(data), "split": [320, 160]},
+            "oneshot": {"method": method, "epochs": epochs, "batch_size": 32, "supernet": {"channels": 4, "cells_per_stage": 1},
+                        "eval_archs": 4, "bn_batches": 1, "eval_batch_size": 80, "derive": False,
+                        "rank_metrics": ["cifar10_test"], "threads": 1, **extra}}
+
+
+def _weights(store, run_id=1):
+    return torch.load(checkpoint_path(store, run_id), weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_zip, tmp_path_factory):
+    store = tmp_path_factory.mktemp("oneshot") / "runs.db"
+    result = run(oneshot_config(tiny_zip, store, method={"name": "spos", "population": 6, "generations": 2,
+                                                          "parents": 3, "mutations": 3, "crossovers": 3},
+                                derive=True, report=["cifar10_test"]))
+    return store, result
+
+
+def test_a_oneshot_run_stores_each_epoch_and_a_checkpoint(trained):
+    store, result = trained
+    with Store(store) as s:
+        epochs = s.epochs(result.id)
+        assert s.run(result.id).status == "finished"
+    assert [e["epoch"] for e in epochs] == [0, 1, 2]
+    assert all(e["steps"] == 10 and 0 <= e["valid_accuracy_mean"] <= 100 and -1 <= e["kendall_tau_cifar10_test"] <= 1 for e in epochs)
+    assert epochs[0]["lr"] == pytest.approx(0.025) and epochs[2]["lr"] < epochs[1]["lr"] < epochs[0]["lr"]  # cosine
+    state = _weights(store, result.id)
+    assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [0, 1, 2]
+    derived = result.result["derived"]
+    assert derived["regret_cifar10_test"] == pytest.approx(94.37333 - derived["cifar10_test"], abs=1e-3)
+
+
+def test_resume_after_an_interruption_ends_with_bit_identical_weights(tiny_zip, tmp_path):
+    from nasplug.core.hookspecs import hookimpl
+    from nasplug.core.plugins import plugin_manager
+
+    full, cut = tmp_path / "full.db", tmp_path / "cut.db"
+    uninterrupted = run(oneshot_config(tiny_zip, full))
+
+    class StopAfterFirstEpoch:
+        @hookimpl
+        def nasplug_after_epoch(self, run, epoch, metrics):
+            if epoch == 0:
+                raise KeyboardInterrupt
+
+    stopper = StopAfterFirstEpoch()
+    plugin_manager().register(stopper)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(oneshot_config(tiny_zip, cut))
+    finally:
+        plugin_manager().unregister(stopper)
+    assert _weights(cut)["epoch"] == 0
+    resumed = run(oneshot_config(tiny_zip, cut), resume=True)
+    a, b = _weights(full), _weights(cut)
+    assert all(torch.equal(a["supernet"][k], b["supernet"][k]) for k in a["supernet"])
+    assert resumed.result["final"]["valid_accuracy_mean"] == uninterrupted.result["final"]["valid_accuracy_mean"]
+    with Store(cut) as s:
+        assert [e["epoch"] for e in s.epochs(resumed.id)] == [0, 1, 2]
+
+
+def _epochs_done(db):
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            return con.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_kill_9_then_resume_matches_an_uninterrupted_run(tiny_zip, tmp_path):
+    full, cut = tmp_path / "full.db", tmp_path / "cut.db"
+    config = tmp_path / "run.toml"
+    config.write_text(f"""kind = "oneshot"
+seed = 4
+[space]
+name = "nb201"
+[data]
+path = "{tiny_zip}"
+split = [320, 160]
+[oneshot]
+method = "spos"
+epochs = 4
+batch_size = 32
+supernet = {{channels = 4, cells_per_stage = 1}}
+eval_archs = 4
+bn_batches = 1
+eval_batch_size = 80
+derive = false
+threads = 1
+""")
+    cli = [sys.executable, "-m", "nasplug.core", "run", str(config), "--store"]
+    assert subprocess.run([*cli, str(full)], capture_output=True).returncode == 0
+    proc = subprocess.Popen([*cli, str(cut)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while _epochs_done(cut) < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 1 <= _weights(cut)["epoch"] + 1 < 4
+    out = subprocess.run([*cli, str(cut), "--resume"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    a, b = _weights(full), _weights(cut)
+    assert all(torch.equal(a["supernet"][k], b["supernet"][k]) for k in a["supernet"])
+    assert all(torch.equal(x, y) for x, y in zip(a["optimizer"]["state"][0].values(), b["optimizer"]["state"][0].values()))
+    with Store(full) as f, Store(cut) as c:
+        assert f.run(1).result["final"]["valid_accuracy_mean"] == c.run(1).result["final"]["valid_accuracy_mean"]
+        assert [e["epoch"] for e in c.epochs(1)] == [0, 1, 2, 3]
+
+
+def test_the_supernet_is_an_objective_for_search_and_a_proxy_for_score_runs(trained):
+    store, result = trained
+    from nasplug.core.oneshot.trained import _load
+
+    search = run({"kind": "search", "seed": 0, "space": "nb201", "store": {"path": str(store)},
+                  "strategy": "rea", "objective": {"name": "supernet", "from_run": result.id},
+                  "search": {"queries": 8, "report": ["cifar10_test"]}})
+    best = search.result["best_arch"]
+    evaluator = _load(str(store.resolve()), result.id, None, None)
+    from nasplug.spaces.nb201 import NB201Space
+
+    assert search.result["best_value"] == evaluator.accuracy(NB201Space().parse(best))
+    with Store(store) as s:
+        values = [e.value for e in s.evaluations(search.id)]
+    assert search.result["best_value"] == max(values) and len(set(values)) > 1
+    score = run({"kind": "score", "seed": 0, "space": "nb201", "store": {"path": str(store)},
+                 "proxy": {"name": "supernet", "from_run": result.id},
+                 "score": {"archs": 6, "metrics": ["cifar10_test"]}})
+    assert -1 <= score.result["correlations"]["cifar10_test"]["spearman"] <= 1 and score.result["non_finite"] == 0
+
+
+def test_supernet_objective_names_what_is_wrong(trained, tmp_path):
+    store, result = trained
+    from nasplug.core.errors import NasplugError
+
+    base = {"kind": "search", "seed": 0, "space": "nb201", "store": {"path": str(store)}, "strategy": "random",
+            "search": {"queries": 2}}
+    with pytest.raises(NasplugError, match="is a search run; from_run must name a oneshot run"):
+        search = run({**base, "objective": {"name": "supernet", "from_run": result.id}})
+        run({**base, "objective": {"name": "supernet", "from_run": search.id}})
+    with pytest.raises(NasplugError, match="objective.from_run.: expected the id of a finished oneshot run"):
+        run({**base, "objective": {"name": "supernet"}})
+    with pytest.raises(NasplugError, match="needs a space with a weight-sharing supernet; search space 'NBMacroSpace' has none"):
+        run({**base, "space": "nb_macro", "objective": {"name": "supernet", "from_run": result.id}})
