@@ -4,6 +4,7 @@ search run and as a proxy of a score run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -23,7 +24,7 @@ pytest.importorskip("nasplug.spaces.nb201")
 
 def oneshot_config(data, store, method="spos", epochs=3, **extra):
     return {"kind": "oneshot", "seed": 4, "space": "nb201", "store": {"path": str(store)},
-            "data": {"path": str(data), "split": [320, 160]},
+            "data": {"path": str(data), "split": [192, 96]},
             "oneshot": {"method": method, "epochs": epochs, "batch_size": 32, "supernet": {"channels": 4, "cells_per_stage": 1},
                         "eval_archs": 4, "bn_batches": 1, "eval_batch_size": 80, "derive": False,
                         "rank_metrics": ["cifar10_test"], "threads": 1, **extra}}
@@ -48,7 +49,7 @@ def test_a_oneshot_run_stores_each_epoch_and_a_checkpoint(trained):
         epochs = s.epochs(result.id)
         assert s.run(result.id).status == "finished"
     assert [e["epoch"] for e in epochs] == [0, 1, 2]
-    assert all(e["steps"] == 10 and 0 <= e["valid_accuracy_mean"] <= 100 and -1 <= e["kendall_tau_cifar10_test"] <= 1 for e in epochs)
+    assert all(e["steps"] == 6 and 0 <= e["valid_accuracy_mean"] <= 100 and -1 <= e["kendall_tau_cifar10_test"] <= 1 for e in epochs)
     assert epochs[0]["lr"] == pytest.approx(0.025) and epochs[2]["lr"] < epochs[1]["lr"] < epochs[0]["lr"]  # cosine
     state = _weights(store, result.id)
     assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [0, 1, 2]
@@ -102,7 +103,7 @@ seed = 4
 name = "nb201"
 [data]
 path = "{tiny_zip}"
-split = [320, 160]
+split = [192, 96]
 [oneshot]
 method = "spos"
 epochs = 4
@@ -168,3 +169,39 @@ def test_supernet_objective_names_what_is_wrong(trained, tmp_path):
         run({**base, "objective": {"name": "supernet"}})
     with pytest.raises(NasplugError, match="needs a space with a weight-sharing supernet; search space 'NBMacroSpace' has none"):
         run({**base, "space": "nb_macro", "objective": {"name": "supernet", "from_run": result.id}})
+
+
+def test_report_draws_the_training_curves(trained, tmp_path):
+    from nasplug.core.report import write_report
+
+    store, result = trained
+    with Store(store) as s:
+        written = write_report(s, [result.id], tmp_path)
+    names = {p.name for p in written}
+    assert "oneshot_training.png" in names and f"run{result.id}_epochs.csv" in names
+    rows = (tmp_path / f"run{result.id}_epochs.csv").read_text().splitlines()
+    assert len(rows) == 4 and "kendall_tau_cifar10_test" in rows[0]
+
+
+def test_the_oneshot_bench_runs_in_its_tiny_setting(tmp_path, monkeypatch):
+    """bench/oneshot.py (whose ``paper`` setting runs on CUDA) in its CPU-sized ``tiny`` setting."""
+    import importlib.util
+    from pathlib import Path
+
+    bench_dir = Path(__file__).resolve().parents[2] / "bench"
+    monkeypatch.syspath_prepend(str(bench_dir))
+    spec = importlib.util.spec_from_file_location("bench_oneshot", bench_dir / "oneshot.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    import _common
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setitem(bench.SETTINGS, "tiny", {**bench.SETTINGS["tiny"], "search_proposals": 3, "rank_archs": 4,
+                                                 "split": [96, 48], "epochs": 1})
+    bench.main(["--setting", "tiny", "--methods", "spos"])
+    payload = json.loads((tmp_path / "results" / "oneshot_tiny.json").read_text())
+    assert payload["rank"]["spos"]["archs"] == 4 and payload["search"]["spos/rea"]["queries"] == 3
+    assert payload["cost"]["spos"]["plain_seconds_per_step"] > 0
+    assert (tmp_path / "results" / "oneshot_tiny_tau.png").is_file()

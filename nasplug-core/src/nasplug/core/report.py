@@ -47,7 +47,10 @@ def _pyplot():
 
 def _label(run: RunRecord) -> str:
     parts = run.config
-    detail = {"search": parts.get("strategy", {}), "predict": parts.get("sampler", {}), "score": parts.get("proxy", {})}[run.kind]
+    oneshot = parts.get("oneshot", {})
+    detail = {"search": parts.get("strategy", {}), "predict": parts.get("sampler", {}), "score": parts.get("proxy", {}),
+              "tune": parts.get("strategy", {}),
+              "oneshot": oneshot.get("method", "spos") if isinstance(oneshot, dict) else {}}.get(run.kind, {})
     name = detail.get("name", "?") if isinstance(detail, dict) else detail
     return f"run {run.id}: {name} (seed {run.seed})"
 
@@ -125,6 +128,37 @@ def _plot_score(store: Store, run: RunRecord, out: Path) -> list[Path]:
     return paths
 
 
+def _plot_oneshot(store: Store, runs: Sequence[RunRecord], out: Path) -> Path:
+    """Training curves per epoch: loss, train accuracy, mean validation accuracy of the run's
+    evaluation architectures with inherited weights, and their Kendall tau with the benchmark."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    panels = [("train_loss", "train loss"), ("train_accuracy", "train accuracy (%)"),
+              ("valid_accuracy_mean", "validation accuracy, inherited weights (%)"), ("kendall_tau", "Kendall tau vs benchmark")]
+    for run in runs:
+        rows = store.epochs(run.id)
+        epochs = [r["epoch"] + 1 for r in rows]
+        for ax, (key, _) in zip(axes.flat, panels):
+            if key == "kendall_tau":
+                keys = sorted({k for r in rows for k in r if k.startswith("kendall_tau_")})
+                for k in keys:
+                    ax.plot(epochs, [r.get(k, np.nan) for r in rows], marker="o", ms=3, label=f"{_label(run)} {k[12:]}")
+            else:
+                ax.plot(epochs, [r.get(key, np.nan) for r in rows], marker="o", ms=3, label=_label(run))
+    for ax, (_, title) in zip(axes.flat, panels):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(title)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=6)
+    fig.suptitle("oneshot: supernet training")
+    path = out / "oneshot_training.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def write_report(store: Store, run_ids: Sequence[int | str], out: str | Path) -> list[Path]:
     """Write CSVs of each run and plots per run kind into ``out``; returns the files written."""
     runs = [store.run(r) for r in run_ids]
@@ -148,6 +182,8 @@ def write_report(store: Store, run_ids: Sequence[int | str], out: str | Path) ->
         written.append(_plot_search(store, by_kind["search"], out))
     if "predict" in by_kind:
         written.append(_plot_predict(store, by_kind["predict"], out))
+    if "oneshot" in by_kind:
+        written.append(_plot_oneshot(store, by_kind["oneshot"], out))
     for run in by_kind.get("score", []):
         if run.result is None:
             raise StoreError(f"run {run.id} has not finished; resume it before reporting")
