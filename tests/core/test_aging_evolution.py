@@ -47,6 +47,12 @@ def test_the_tournament_takes_the_best_sampled_member_and_the_oldest_dies():
     assert evo.ask(1) == ["child-of-c"]
 
 
+def test_the_initial_population_is_asked_in_parts_without_overshooting():
+    evo = AgingEvolution(AgingEvolution.Config(population_size=5, sample_size=2), space=ToySpace(), seed=0)
+    assert len(evo.ask(3)) == 3 and evo.ready() == 2
+    assert len(evo.ask(10)) == 2 and evo.ready() == 0
+
+
 def test_a_tournament_smaller_than_the_population_samples_without_replacement():
     space = _Recorder()
     evo = AgingEvolution(AgingEvolution.Config(population_size=5, sample_size=2), space=space, seed=3)

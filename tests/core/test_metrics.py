@@ -71,3 +71,36 @@ def test_correlations_are_exact_on_monotone_and_reversed_maps(values):
     assert metrics.spearman(3 * y + 7, y) == pytest.approx(1.0)
     assert metrics.kendall_tau(y ** 3, y) == pytest.approx(1.0)
     assert metrics.kendall_tau(-y, y) == pytest.approx(-1.0)
+
+
+def test_correlations_need_two_finite_pairs():
+    assert metrics.kendall_tau([1.0, 2.0], [3.0, 4.0]) == pytest.approx(1.0)
+    assert metrics.spearman([1.0, 2.0], [4.0, 3.0]) == pytest.approx(-1.0)
+    for f in (metrics.kendall_tau, metrics.spearman):
+        assert math.isnan(f([1.0], [1.0]))
+        assert math.isnan(f([1.0, float("nan")], [1.0, 2.0]))
+    assert math.isnan(metrics.mse([], []))
+
+
+def test_precision_prefers_the_best_not_the_worst_and_breaks_ties_by_index():
+    true = [10.0, 9.0, 1.0, 0.0]
+    pred = [8.0, 7.0, 9.0, 6.0]  # predicted best 2 = items 2, 0; predicted worst 2 = items 3, 1
+    assert metrics.precision_at_k(pred, true, 2) == pytest.approx(0.5)  # {0} of true {0, 1}
+    assert metrics.precision_at_k([5.0, 6.0, 0.0, 1.0], true, 2) == 1.0  # best-first, not worst-first
+    assert metrics.precision_at_k([1.0, 1.0, 1.0, 0.0], [3.0, 2.0, 1.0, 0.0], 1) == 1.0  # tie: lowest index
+    assert metrics.precision_at_k([1.0, 1.0, 1.0, 0.0], [0.0, 2.0, 3.0, 1.0], 1) == 0.0
+    assert math.isnan(metrics.precision_at_k([], [], 3))
+
+
+def test_top_percent_retrieval_takes_the_ceiling_and_checks_its_bounds():
+    true = np.arange(25.0)
+    pred = true.copy()
+    pred[24], pred[21] = pred[21], pred[24]  # the true best is predicted 4th
+    assert metrics.top_percent_retrieval(pred, true) == pytest.approx(2 / 3)  # default 10 %: ceil(2.5) = 3
+    assert metrics.top_percent_retrieval(pred, true, 4) == pytest.approx(0.0)  # ceil(1.0) = 1: found 21, true 24
+    assert metrics.top_percent_retrieval(pred, true, 100) == 1.0
+    assert metrics.top_percent_retrieval(pred[:10], true[:10], 5) == 1.0  # at least one
+    for bad in (0, -1, 100.5):
+        with pytest.raises(ValueError, match="percent must be in"):
+            metrics.top_percent_retrieval(pred, true, bad)
+    assert math.isnan(metrics.top_percent_retrieval([], [], 10))

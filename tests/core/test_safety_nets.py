@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Hashable, Sequence
 
 import numpy as np
@@ -23,6 +24,20 @@ def test_storing_the_same_evaluation_twice_raises(tmp_path):
         with pytest.raises(StoreError, match="evaluation 0 of run 1 is already stored"):
             store.add_evaluation(EvaluationRecord(rid, 0, "111111", 2.0, 2.0, 0.0, 0.0, {}))
         assert [(e.arch, e.value) for e in store.evaluations(rid)] == [("000000", 1.0)]  # the first one kept
+
+
+def test_an_evaluation_reads_back_field_for_field(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        rid = store.create_run("search", "x", {}, "h", 0)
+        rid = store.create_run("search", "y", {}, "h", 0)  # run 2: ids and sequence numbers differ
+        records = [EvaluationRecord(rid, 7, "012301", 91.5, -91.5, 12.0, 0.25, {"params": 1.5, "repeat": False}),
+                   EvaluationRecord(rid, 8, "333333", float("nan"), float("-inf"), 3.0, 4.0, {})]
+        for record in records:
+            store.add_evaluation(record)
+        back = store.evaluations(rid)
+    assert back[0] == records[0]
+    assert (back[1].run_id, back[1].seq, back[1].arch, back[1].cost, back[1].wall) == (2, 8, "333333", 3.0, 4.0)
+    assert math.isnan(back[1].value) and back[1].fitness == float("-inf")
 
 
 class Unseeded(Strategy):
