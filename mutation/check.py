@@ -1,7 +1,8 @@
 """Mutation testing of nasplug's search logic with mutmut, on a copy of the repository.
 
-    python mutation/check.py                 # run, compare with mutation/budget.toml, exit 1 if over
-    python mutation/check.py --write         # also write mutation/results.json and results.md
+    python mutation/check.py                 # every target; compare with mutation/budget.toml, exit 1 if over
+    python mutation/check.py --tier ci       # the CI tier (what .ci/run runs beside the test suite)
+    python mutation/check.py --write         # also write mutation/results[_ci].json and .md
     python mutation/check.py --repo REV ...  # mutate and test the tree of a git revision instead
 
 The copy keeps the checkout untouched (the test suite may run beside it). The copy's packages come
@@ -42,7 +43,7 @@ def copy_tree(dest: Path, revision: str | None) -> None:
                 shutil.copy2(source, dest / name)
     # the mutation config of *this* checkout, so two revisions are measured on the same targets
     (dest / "mutation").mkdir(exist_ok=True)
-    for name in ("targets.toml", "mutmut_config.py"):
+    for name in ("targets.toml", "mutmut_config.py", "run_tests.py"):
         shutil.copy2(HERE / name, dest / "mutation" / name)
 
 
@@ -58,7 +59,8 @@ def run_mutmut(work: Path, targets: dict[str, dict], env: dict[str, str]) -> Non
     from mutmut_config import test_command
 
     first = next(iter(targets.values()))
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--paths-to-mutate", ",".join(targets),
+    paths = [p for p, t in targets.items() if t.get("mutmut", True)]
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--paths-to-mutate", ",".join(paths),
                     "--runner", test_command(first), "--tests-dir", "tests", "--test-time-base", "300",
                     "--simple-output", "--no-progress"], cwd=work, env=env, stdout=subprocess.DEVNULL)
 
@@ -127,8 +129,8 @@ def explanations() -> dict[str, str]:
     return {f"{s['path']}|{s['source']}|{s['diff']}": s["why"] for s in data.get("survivor", [])}
 
 
-def write_report(summary: dict, label: str) -> None:
-    (HERE / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+def write_report(summary: dict, label: str, suffix: str = "") -> None:
+    (HERE / f"results{suffix}.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     why = explanations()
     lines = [f"# Mutation testing ({label})", "",
              f"{summary['tested']} mutants tested, {summary['killed']} killed, {summary['survived']} survived: "
@@ -140,7 +142,7 @@ def write_report(summary: dict, label: str) -> None:
         key = f"{m['path']}|{m['source']}|{m['diff']}"
         lines += [f"- `{m['path']}:{m['line']}`: `{m['diff'].splitlines()[-1][1:].strip() if m['diff'] else m['source']}`",
                   f"  {why.get(key, '**unexplained**')}"]
-    (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (HERE / f"results{suffix}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def main() -> int:
@@ -149,11 +151,13 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write mutation/results.json and results.md")
     parser.add_argument("--json", metavar="PATH", help="write the summary here too")
     parser.add_argument("--keep", action="store_true", help="keep the working copy")
+    parser.add_argument("--tier", choices=("ci", "full"), default="full", help="which targets (default: full)")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     from mutmut_config import load_targets
 
-    targets = load_targets()
+    os.environ["NASPLUG_MUTATION_TIER"] = args.tier
+    targets = load_targets(args.tier)
     work = Path(tempfile.mkdtemp(prefix="nasplug-mutation-"))
     try:
         copy_tree(work, args.repo)
@@ -164,7 +168,7 @@ def main() -> int:
         env = environment(work)
         started = time.perf_counter()
         run_mutmut(work, targets, env)
-        mutants = read_results(work)
+        mutants = read_results(work) if (work / ".mutmut-cache").exists() else []
         for m in mutants:
             if m["status"] == "bad_survived":
                 m["diff"] = diff_of(work, m["id"])
@@ -176,12 +180,12 @@ def main() -> int:
             print(f"working copy kept at {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    label = f"revision {args.repo}" if args.repo else "working tree"
+    label = (f"revision {args.repo}" if args.repo else "working tree") + f", {args.tier} tier"
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     if args.write:
-        write_report(summary, label)
-    budget = tomllib.loads((HERE / "budget.toml").read_text(encoding="utf-8"))["max_survived"]
+        write_report(summary, label, "" if args.tier == "full" else f"_{args.tier}")
+    budget = tomllib.loads((HERE / "budget.toml").read_text(encoding="utf-8"))[args.tier]["max_survived"]
     print(f"mutation testing: {summary['tested']} tested, {summary['killed']} killed, {summary['survived']} survived "
           f"(score {summary['score']:.1%}, budget {budget} survivors) in {seconds / 60:.1f} min")
     if summary["survived"] > budget:

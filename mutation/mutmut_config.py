@@ -18,9 +18,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def load_targets() -> dict[str, dict]:
+def load_targets(tier: str | None = None) -> dict[str, dict]:
+    """Targets of ``targets.toml``; with ``tier = "ci"`` only those not marked ``tier = "full"``.
+    The tier is also read from ``$NASPLUG_MUTATION_TIER`` (how mutmut's process learns it)."""
+    tier = tier or os.environ.get("NASPLUG_MUTATION_TIER", "full")
     data = tomllib.loads((HERE / "targets.toml").read_text(encoding="utf-8"))
-    return {t["path"]: t for t in data["target"]}
+    return {t["path"]: t for t in data["target"] if tier == "full" or t.get("tier", "ci") == "ci"}
 
 
 TARGETS = load_targets()
@@ -60,13 +63,13 @@ def mutable_lines(path: str, root: Path = Path(".")) -> set[int]:
 
 
 def test_command(target: dict) -> str:
-    return shlex.join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *target["tests"]])
+    return shlex.join([sys.executable, str(HERE / "run_tests.py"), *target["tests"]])
 
 
 def pre_mutation(context) -> None:
     path = os.path.relpath(os.path.abspath(context.filename))
     target = TARGETS.get(path)
-    if target is None or context.current_line_index + 1 not in mutable_lines(path):
+    if target is None or not target.get("mutmut", True) or context.current_line_index + 1 not in mutable_lines(path):
         context.skip = True
         return
     context.config.test_command = test_command(target)
