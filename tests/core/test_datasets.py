@@ -57,6 +57,8 @@ def test_balanced_split_is_disjoint_balanced_and_seeded():
     assert np.bincount(y[a]).tolist() == [30] * 10
     assert sorted(np.bincount(y[b], minlength=10).tolist()) == [20] * 5 + [21] * 5
     assert all(np.array_equal(u, v) for u, v in zip(balanced_split(y, [300, 205], 1), (a, b)))
+    # every prefix is balanced: evaluation subsets and BN batches are prefixes of a split
+    assert np.bincount(y[a[:20]]).tolist() == [2] * 10 and np.bincount(y[b[:10]]).tolist() == [1] * 10
     assert not np.array_equal(balanced_split(y, [300, 205], 2)[0], a)
     with pytest.raises(ConfigError, match="data.split asks for 1001 images"):
         balanced_split(y, [1000, 1], 0)

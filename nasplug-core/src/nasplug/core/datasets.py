@@ -150,8 +150,9 @@ def read_images(path: str | os.PathLike, part: str | None = "train", *, cache: b
 
 def balanced_split(y: np.ndarray, sizes: Sequence[int], seed: int, *, source: str = "the data") -> list[np.ndarray]:
     """Disjoint index arrays of the given ``sizes``, each with (as nearly as possible) the same
-    number of images per class, drawn by a seeded permutation within each class. A size that does
-    not divide by the number of classes gives its remainder to the first classes."""
+    number of images per class, drawn by a seeded permutation within each class and ordered with
+    the classes in turn, so any prefix is balanced as well. A size that does not divide by the
+    number of classes gives its remainder to the first classes."""
     classes = np.unique(y)
     per_class = {int(c): np.flatnonzero(y == c) for c in classes}
     if sum(sizes) > len(y):
@@ -170,7 +171,10 @@ def balanced_split(y: np.ndarray, sizes: Sequence[int], seed: int, *, source: st
                                   f"{len(order[c]) - taken[c]} left; lower data.split")
             chosen.append(order[c][taken[c]:taken[c] + want])
             taken[c] += want
-        out.append(np.sort(np.concatenate(chosen)))
+        # classes interleaved (one of each in turn), so every prefix of a split is balanced too:
+        # evaluation subsets and BN-recalibration batches are taken as prefixes
+        depth = max((len(c) for c in chosen), default=0)
+        out.append(np.array([c[i] for i in range(depth) for c in chosen if i < len(c)], dtype=np.int64))
     return out
 
 

@@ -158,6 +158,16 @@ class NBMacroSpace(PositionalSpace):
         return NBMacroNetwork(to_nb_macro(arch), num_classes=num_classes, **options)
 
     # --- benchmark ------------------------------------------------------------------------
+    def supernet(self, num_classes: int = 10, **options: Any) -> "nn.Module":
+        """The weight-sharing supernet (all three choices in every layer); options as
+        ``to_module`` (see :mod:`nasplug.spaces.nb_macro.supernet`)."""
+        from nasplug.spaces.nb_macro.supernet import NBMacroSupernet
+
+        unknown = sorted(set(options) - {"channels", "last_channels"})
+        if unknown:
+            raise ConfigError(f"supernet option '{unknown[0]}' is not known to nb_macro; known options: channels, last_channels")
+        return NBMacroSupernet(num_classes=num_classes, **options)
+
     def load_benchmark(self, path: str | None = None) -> "NBMacroBenchmark":
         """The complete CIFAR-10 table ``macro/nas_bench_macro_cifar10.json``."""
         from nasplug.spaces.nb_macro.benchmark import load_benchmark
