@@ -40,11 +40,13 @@ from _common import RESULTS, ROOT, benchmarks_dir, write_results  # noqa: E402
 #: development machine finishes in about an hour per method; ``paper`` is NAS-Bench-201's size.
 SETTINGS: dict[str, dict[str, Any]] = {
     "tiny": {"supernet": {"channels": 4, "cells_per_stage": 1}, "split": [200, 100], "epochs": 2,
-             "eval_archs": 4, "eval_images": 100, "rank_archs": 6, "search_proposals": 6, "batch_size": 32},
+             "eval_archs": 4, "eval_images": 100, "rank_archs": 6, "rank_images": 100, "search_proposals": 6, "batch_size": 32},
     "cpu": {"supernet": {"channels": 8, "cells_per_stage": 1}, "split": [5000, 5000], "epochs": 30,
-            "eval_archs": 30, "eval_images": 1000, "rank_archs": 200, "search_proposals": 1000, "batch_size": 64},
+            "eval_archs": 20, "eval_images": 500, "rank_archs": 200, "rank_images": 1000, "search_proposals": 1000,
+            "batch_size": 64},
     "paper": {"supernet": {"channels": 16, "cells_per_stage": 5}, "split": [25000, 25000], "epochs": 250,
-              "eval_archs": 50, "eval_images": 10000, "rank_archs": 200, "search_proposals": 1000, "batch_size": 64},
+              "eval_archs": 50, "eval_images": 10000, "rank_archs": 200, "rank_images": 10000, "search_proposals": 1000,
+              "batch_size": 64},
 }
 METHODS = ("spos", "fairnas")
 METRICS = ("cifar10_test", "cifar10_valid_val")
@@ -91,7 +93,7 @@ def _evaluator(setting: str, method: str) -> Any:
     from nasplug.core.oneshot.trained import _load
 
     store = work_dir(setting) / f"{method}.db"
-    return _load(str(store.resolve()), 1, None, None)
+    return _load(str(store.resolve()), 1, SETTINGS[setting]["rank_images"], None)
 
 
 def _rank_archs(setting: str) -> list[Any]:
@@ -143,7 +145,7 @@ def search(setting: str, method: str, strategy: str) -> dict[str, Any]:
     store = work_dir(setting) / f"{method}.db"
     config = {"kind": "search", "seed": 0, "name": f"{strategy}-over-{method}", "space": "nb201",
               "store": {"path": str(store)}, "strategy": strategy,
-              "objective": {"name": "supernet", "from_run": 1},
+              "objective": {"name": "supernet", "from_run": 1, "eval_images": SETTINGS[setting]["eval_images"]},
               "search": {"queries": proposals, "max_proposals": proposals, "report": ["cifar10_test", "cifar10_valid_val"]}}
     with Store(store) as s:
         previous = [r for r in s.runs() if r.name == config["name"]]
@@ -221,8 +223,8 @@ def report(setting: str, payload: dict[str, Any]) -> None:
              f"Supernet {s['supernet']['channels']} channels, {s['supernet']['cells_per_stage']} cell(s) per stage; "
              f"class-balanced split {s['split'][0]} train + {s['split'][1]} validation images of CIFAR-10's training set "
              f"(JPEG re-encoded); {s['epochs']} epochs of batch {s['batch_size']}, SGD 0.025 cosine to 0.001, Nesterov "
-             f"momentum 0.9, weight decay 5e-4, one torch thread; BN recalibrated on 4 training batches per architecture; "
-             f"accuracies on {s['eval_images']} validation images.", ""]
+             f"momentum 0.9, weight decay 5e-4, one torch thread; BN recalibrated on 4 training batches of 256 per "
+             f"architecture; ranking on {s['rank_images']} validation images, per-epoch curves and search on {s['eval_images']}.", ""]
     if payload.get("rank"):
         lines += ["## Ranking quality (inherited weights vs. the benchmark)", "",
                   f"{s['rank_archs']} random architectures. FairNAS paper (as the survey quotes it): Kendall tau about 0.4 with "

@@ -86,7 +86,7 @@ def test_bad_path_or_weights_are_rejected():
     x = torch.randn(1, 3, 32, 32)
     with pytest.raises(ValueError, match="exactly one of path"):
         net(x)
-    with pytest.raises(ValueError, match="6 op indices below 5"):
+    with pytest.raises(ValueError, match=r"6 option indices \(one per edge, each below 5\)"):
         net(x, path=[0, 1, 2, 3, 4, 5])
     with pytest.raises(ValueError, match=r"weights must be shaped \(6, 5\)"):
         net(x, weights=torch.ones(6, 4))

@@ -21,32 +21,14 @@ from torch import nn
 
 from nasplug.core.errors import ConfigError
 from nasplug.spaces.nb201.network import NB201Network, ResidualReduction, make_op
+from nasplug.spaces.supernets import MixedOp, check_path_or_weights, inherit
 from nasplug.spaces.nb201.space import EDGES, OPS, to_arch
-
-
-class MixedEdge(nn.Module):
-    """All candidate ops of one edge."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.candidates = nn.ModuleList(make_op(op, channels) for op in OPS)
-
-    def forward(self, x: torch.Tensor, choice: int | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
-        if choice is not None:
-            return self.candidates[choice](x)
-        out: torch.Tensor | None = None
-        for w, op in zip(weights, self.candidates):  # type: ignore[arg-type]
-            if w.detach().item() == 0.0 and not w.requires_grad:
-                continue
-            term = w * op(x)
-            out = term if out is None else out + term
-        return out if out is not None else x.mul(0.0)
 
 
 class SuperCell(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.edge_ops = nn.ModuleList(MixedEdge(channels) for _ in EDGES)
+        self.edge_ops = nn.ModuleList(MixedOp([make_op(op, channels) for op in OPS]) for _ in EDGES)
 
     def forward(self, x: torch.Tensor, path: Sequence[int] | None, weights: torch.Tensor | None) -> torch.Tensor:
         nodes: list[torch.Tensor | None] = [x, None, None, None]
@@ -84,14 +66,7 @@ class NB201Supernet(nn.Module):
         self.classifier = nn.Linear(c, num_classes)
 
     def forward(self, x: torch.Tensor, path: Sequence[int] | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
-        if (path is None) == (weights is None):
-            raise ValueError("give the supernet exactly one of path (one op per edge) or weights (per-edge op weights)")
-        if path is not None:
-            path = [int(p) for p in path]
-            if len(path) != len(EDGES) or not all(0 <= p < len(OPS) for p in path):
-                raise ValueError(f"path must be {len(EDGES)} op indices below {len(OPS)}, got {path}")
-        elif tuple(weights.shape) != (len(EDGES), len(OPS)):  # type: ignore[union-attr]
-            raise ValueError(f"weights must be shaped ({len(EDGES)}, {len(OPS)}), got {tuple(weights.shape)}")  # type: ignore[union-attr]
+        path = check_path_or_weights(path, weights, self.decisions, "edge")
         x = self.stem(x)
         for layer in self.cells:
             x = layer(x, path, weights) if isinstance(layer, SuperCell) else layer(x)
@@ -118,11 +93,10 @@ class NB201Supernet(nn.Module):
     def sub_state_dict(self, arch: Any) -> dict[str, torch.Tensor]:
         """The state dict of ``NB201Network(arch)`` taken from this supernet (tensors cloned)."""
         path = self.path_of(arch)
-        own = self.state_dict()
-        out = {}
-        for name in NB201Network(to_arch(arch), num_classes=self.num_classes, **self.options).state_dict():
-            parts = name.split(".")
+
+        def rename(parts: list[str]) -> list[str]:
             if len(parts) > 3 and parts[0] == "cells" and parts[2] == "edge_ops":
-                parts = [*parts[:4], "candidates", str(path[int(parts[3])]), *parts[4:]]
-            out[name] = own[".".join(parts)].clone()
-        return out
+                return [*parts[:4], "candidates", str(path[int(parts[3])]), *parts[4:]]
+            return parts
+
+        return inherit(NB201Network(to_arch(arch), num_classes=self.num_classes, **self.options), self, rename)

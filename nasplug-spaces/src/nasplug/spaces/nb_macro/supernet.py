@@ -17,24 +17,7 @@ from torch import nn
 from nasplug.core.errors import ConfigError
 from nasplug.spaces.nb_macro.network import OP_SPECS, STAGES, IdentityLayer, InvertedResidual, NBMacroNetwork
 from nasplug.spaces.nb_macro.space import N_LAYERS, to_nb_macro
-
-
-class ChoiceLayer(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
-        super().__init__()
-        self.candidates = nn.ModuleList(IdentityLayer(c_in, c_out, stride) if spec is None else
-                                        InvertedResidual(c_in, c_out, stride, *spec) for spec in OP_SPECS)
-
-    def forward(self, x: torch.Tensor, choice: int | None, weights: torch.Tensor | None) -> torch.Tensor:
-        if choice is not None:
-            return self.candidates[choice](x)
-        out = None
-        for w, op in zip(weights, self.candidates):  # type: ignore[arg-type]
-            if w.detach().item() == 0.0 and not w.requires_grad:
-                continue
-            term = w * op(x)
-            out = term if out is None else out + term
-        return out if out is not None else self.candidates[0](x).mul(0.0)
+from nasplug.spaces.supernets import MixedOp, check_path_or_weights, inherit
 
 
 class NBMacroSupernet(nn.Module):
@@ -57,7 +40,8 @@ class NBMacroSupernet(nn.Module):
             layers = []
             for i in range(n_layers):
                 stride, c_out = (2, 2 * c) if i == 0 else (1, c)
-                layers.append(ChoiceLayer(c, c_out, stride))
+                layers.append(MixedOp([IdentityLayer(c, c_out, stride) if spec is None else
+                                       InvertedResidual(c, c_out, stride, *spec) for spec in OP_SPECS]))
                 c = c_out
             stages.append(nn.ModuleList(layers))
         self.stages = nn.ModuleList(stages)
@@ -67,14 +51,7 @@ class NBMacroSupernet(nn.Module):
         self.classifier = nn.Linear(last_channels, num_classes)
 
     def forward(self, x: torch.Tensor, path: Sequence[int] | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
-        if (path is None) == (weights is None):
-            raise ValueError("give the supernet exactly one of path (one op per layer) or weights (per-layer op weights)")
-        if path is not None:
-            path = [int(p) for p in path]
-            if len(path) != N_LAYERS or not all(0 <= p < len(OP_SPECS) for p in path):
-                raise ValueError(f"path must be {N_LAYERS} op digits below {len(OP_SPECS)}, got {path}")
-        elif tuple(weights.shape) != (N_LAYERS, len(OP_SPECS)):  # type: ignore[union-attr]
-            raise ValueError(f"weights must be shaped ({N_LAYERS}, {len(OP_SPECS)}), got {tuple(weights.shape)}")  # type: ignore[union-attr]
+        path = check_path_or_weights(path, weights, self.decisions, "layer")
         x = self.stem(x)
         k = 0
         for stage in self.stages:
@@ -94,16 +71,14 @@ class NBMacroSupernet(nn.Module):
     def sub_state_dict(self, arch: Any) -> dict[str, torch.Tensor]:
         """The state dict of ``NBMacroNetwork(arch)`` taken from this supernet (tensors cloned)."""
         digits = self.path_of(arch)
-        own = self.state_dict()
         firsts = [sum(STAGES[:s]) for s in range(len(STAGES))]
-        out = {}
-        for name in NBMacroNetwork(digits, num_classes=self.num_classes, **self.options).state_dict():
-            parts = name.split(".")
+
+        def rename(parts: list[str]) -> list[str]:
             if parts[0] == "stages":
-                layer = firsts[int(parts[1])] + int(parts[2])
-                parts = [*parts[:3], "candidates", str(digits[layer]), *parts[3:]]
-            out[name] = own[".".join(parts)].clone()
-        return out
+                return [*parts[:3], "candidates", str(digits[firsts[int(parts[1])] + int(parts[2])]), *parts[3:]]
+            return parts
+
+        return inherit(NBMacroNetwork(digits, num_classes=self.num_classes, **self.options), self, rename)
 
     def extract(self, arch: Any) -> NBMacroNetwork:
         net = NBMacroNetwork(self.path_of(arch), num_classes=self.num_classes, **self.options)

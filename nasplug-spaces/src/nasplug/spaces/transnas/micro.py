@@ -181,6 +181,16 @@ class TransNASMicroSpace(PositionalSpace):
                 f"to_module option '{unknown[0]}' is not known to transnas_micro; known options: {', '.join(sorted(known))}")
         return TransNASNetwork(MICRO_MACRO_CODE, to_micro(arch), num_classes=num_classes, **options)
 
+    def supernet(self, num_classes: int = 10, **options: Any) -> "nn.Module":
+        """The weight-sharing supernet: every edge of the cell holds the four ops; options as
+        ``to_module`` (see :class:`nasplug.spaces.transnas.network.TransNASMicroSupernet`)."""
+        from nasplug.spaces.transnas.network import TransNASMicroSupernet
+
+        unknown = sorted(set(options) - {"base_channels", "blocks_per_layer"})
+        if unknown:
+            raise ConfigError(f"supernet option '{unknown[0]}' is not known to transnas_micro; known options: base_channels, blocks_per_layer")
+        return TransNASMicroSupernet(MICRO_MACRO_CODE, num_classes=num_classes, **options)
+
     # --- benchmark ------------------------------------------------------------------------
     def load_benchmark(self, path: str | None = None) -> "TransNASBenchmark":
         """All 4,096 cells x 7 tasks from ``transnas101/micro_zen_all.csv.gz`` (see

@@ -186,3 +186,78 @@ class TransNASNetwork(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return self.classifier(torch.flatten(self.pool(x), 1))
+
+
+class SuperMicroCell(nn.Module):
+    """A micro cell whose every edge holds the four ops (see :class:`TransNASMicroSupernet`)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        from nasplug.spaces.supernets import MixedOp
+
+        self.edge_ops = nn.ModuleList(
+            MixedOp([make_cell_op(d, c_in, c_out, stride) if frm == 0 else make_cell_op(d, c_out, c_out, 1) for d in range(4)])
+            for _, frm in CELL_EDGES)
+
+    def forward(self, x: torch.Tensor, path: Sequence[int] | None, weights: torch.Tensor | None) -> torch.Tensor:
+        nodes: list[torch.Tensor | None] = [x, None, None, None]
+        for e, (edge, (to, frm)) in enumerate(zip(self.edge_ops, CELL_EDGES)):
+            out = edge(nodes[frm], None if path is None else path[e], None if weights is None else weights[e])
+            nodes[to] = out if nodes[to] is None else nodes[to] + out
+        return nodes[3]  # type: ignore[return-value]
+
+
+class TransNASMicroSupernet(TransNASNetwork):
+    """The TransNAS-Bench-101 micro supernet: the ``41414`` skeleton with every edge of the (shared)
+    cell holding the four ops (none, skip, conv 1x1, conv 3x3); names as in
+    :class:`TransNASNetwork` with ``edge_ops.<e>.candidates.<digit>``, so ``extract(arch)`` is the
+    space's ``to_module(arch)`` with inherited weights."""
+
+    decisions: tuple[int, ...] = (4,) * len(CELL_EDGES)
+
+    def __init__(self, macro_code: Sequence[int], num_classes: int = 10, base_channels: int = 64,
+                 blocks_per_layer: int = 2) -> None:
+        super().__init__(macro_code, (0,) * len(CELL_EDGES), num_classes=num_classes, base_channels=base_channels,
+                         blocks_per_layer=blocks_per_layer)
+        self.cell = None
+        self.num_classes = num_classes
+        self.options = {"base_channels": base_channels, "blocks_per_layer": blocks_per_layer}
+
+    def _block(self, c_in: int, c_out: int, stride: int) -> nn.Module:
+        return SuperMicroCell(c_in, c_out, stride)
+
+    def forward(self, x: torch.Tensor, path: Sequence[int] | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        from nasplug.spaces.supernets import check_path_or_weights
+
+        path = check_path_or_weights(path, weights, self.decisions, "edge")
+        x = self.stem(x)
+        for layer in self.layers:
+            for block in layer:
+                x = block(x, path, weights)
+        return self.classifier(torch.flatten(self.pool(x), 1))
+
+    @staticmethod
+    def path_of(arch: Sequence[int]) -> tuple[int, ...]:
+        from nasplug.spaces.transnas.micro import to_micro
+
+        return tuple(int(d) for d in to_micro(arch))
+
+    @staticmethod
+    def arch_of(path: Sequence[int]) -> tuple[int, ...]:
+        from nasplug.spaces.transnas.micro import to_micro
+
+        return to_micro(tuple(int(p) for p in path))
+
+    def extract(self, arch: Sequence[int]) -> TransNASNetwork:
+        from nasplug.spaces.supernets import inherit
+
+        digits = self.path_of(arch)
+        net = TransNASNetwork(self.macro_code, digits, num_classes=self.num_classes, **self.options)
+
+        def rename(parts: list[str]) -> list[str]:
+            if parts[0] == "layers" and len(parts) > 4 and parts[3] == "edge_ops":
+                return [*parts[:5], "candidates", str(digits[int(parts[4])]), *parts[5:]]
+            return parts
+
+        net.load_state_dict(inherit(net, self, rename))
+        return net
