@@ -184,7 +184,8 @@ def cost(setting: str, method: str, device: str) -> dict[str, Any]:
         if step >= steps:
             break
         batches.append((x, y))
-    paths = [m.paths(space.supernet(**s["supernet"]).decisions, derive_rng(0, "oneshot-step", 0, i)) for i in range(steps)]
+    probe = space.supernet(**s["supernet"])
+    paths = [m.paths(probe, derive_rng(0, "oneshot-step", 0, i)) for i in range(steps)]
 
     net, opt = fresh()
     t = time.perf_counter()

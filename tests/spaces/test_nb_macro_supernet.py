@@ -46,5 +46,5 @@ def test_a_single_path_equals_the_discrete_network_with_inherited_weights(traine
 def test_fairnas_paths_cover_every_choice_of_every_layer():
     from nasplug.search.oneshot import FairNAS
 
-    paths = FairNAS(space=NBMacroSpace()).paths((3,) * 8, np.random.default_rng(0))
+    paths = FairNAS(space=NBMacroSpace()).paths(NBMacroSpace().supernet(channels=4, last_channels=8), np.random.default_rng(0))
     assert len(paths) == 3 and all(sorted(p[k] for p in paths) == [0, 1, 2] for k in range(8))

@@ -11,7 +11,7 @@ the run passes in, derived from ``(seed, epoch, step)``, so a resumed run repeat
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Hashable, Sequence
+from typing import Any, ClassVar, Hashable
 
 import numpy as np
 
@@ -31,8 +31,9 @@ class OneShotMethod(Part, abc.ABC):
         self.check_space(space)
 
     @abc.abstractmethod
-    def paths(self, decisions: Sequence[int], rng: np.random.Generator) -> list[tuple[int, ...]]:
-        """The paths (one option index per decision) trained on this step's batch."""
+    def paths(self, supernet: Any, rng: np.random.Generator) -> list[tuple[int, ...]]:
+        """The paths (one option index per decision of ``supernet.decisions``) trained on this
+        step's batch."""
 
     def train_step(self, supernet: Any, x: Any, y: Any, optimizer: Any, rng: np.random.Generator,
                    grad_clip: float | None = None) -> dict[str, float]:
@@ -41,7 +42,7 @@ class OneShotMethod(Part, abc.ABC):
         import torch
         from torch.nn import functional as F
 
-        paths = self.paths(supernet.decisions, rng)
+        paths = self.paths(supernet, rng)
         optimizer.zero_grad(set_to_none=True)
         loss_sum, correct = 0.0, 0.0
         for path in paths:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +18,11 @@ class FairNAS(SPOS):
     gradients accumulate and one optimiser update follows. The search after training is SPOS's
     evolutionary search (the paper's multi-objective NSGA-II reduces to it for accuracy alone)."""
 
-    def paths(self, decisions: Sequence[int], rng: np.random.Generator) -> list[tuple[int, ...]]:
+    def paths(self, supernet: Any, rng: np.random.Generator) -> list[tuple[int, ...]]:
+        decisions = supernet.decisions
+        if not getattr(supernet, "every_path_is_a_member", True):
+            raise ConfigError("FairNAS trains paths of independent per-decision choices, which are not all members of this "
+                              "space (e.g. DARTS cells need two inputs per node); use spos")
         if len(set(decisions)) != 1:
             raise ConfigError(f"FairNAS needs the same number of options at every decision, got {sorted(set(decisions))}; use spos on this space")
         perms = [rng.permutation(d) for d in decisions]

@@ -8,6 +8,8 @@ from typing import Any, Hashable, Sequence
 import attrs
 import numpy as np
 
+from nasplug.core.errors import ArchitectureError
+from nasplug.core.interfaces.capabilities import HasSupernet, Positional
 from nasplug.core.oneshot.method import OneShotMethod
 from nasplug.core.options import number_in, positive_int
 
@@ -16,8 +18,9 @@ from nasplug.core.options import number_in, positive_int
 class SPOSConfig:
     """Evolutionary search of the paper (section 3.3): ``population`` 50 for ``generations`` 20;
     each generation keeps the ``parents`` 10 best seen so far and makes ``mutations`` 25 children
-    (each decision resampled with probability ``mutation_prob`` 0.1) and ``crossovers`` 25
-    (uniform crossover of two parents). Every candidate is scored by validation accuracy with
+    (each position of the space's positional form resampled with probability ``mutation_prob``
+    0.1) and ``crossovers`` 25 (uniform crossover of two parents); children that are not members
+    of the space are drawn again. Every candidate is scored by validation accuracy with
     inherited weights after BN recalibration (the run's evaluator)."""
 
     population: int = attrs.field(default=50, validator=positive_int)
@@ -32,42 +35,55 @@ class SPOS(OneShotMethod):
     """SPOS: one uniformly sampled path per step; evolutionary search over the supernet."""
 
     Config = SPOSConfig
+    requires = (HasSupernet, Positional)
 
-    def paths(self, decisions: Sequence[int], rng: np.random.Generator) -> list[tuple[int, ...]]:
-        return [tuple(int(rng.integers(d)) for d in decisions)]
+    def paths(self, supernet: Any, rng: np.random.Generator) -> list[tuple[int, ...]]:
+        """One architecture drawn uniformly from the space (on NB201 and the other spaces whose
+        every path is a member, each decision's option uniformly and independently)."""
+        return [tuple(supernet.path_of(self.space.sample(rng)))]
 
-    # --- evolutionary search ----------------------------------------------------------------
+    # --- evolutionary search over the space's positional form ------------------------------
     def derive(self, evaluator: Any, rng: np.random.Generator) -> Hashable | None:
-        c, supernet = self.config, evaluator.supernet
-        decisions = supernet.decisions
+        c, space = self.config, self.space
+        choices = space.position_choices()
         scores: dict[tuple[int, ...], float] = {}
 
-        def score(path: tuple[int, ...]) -> float:
-            if path not in scores:
-                scores[path] = evaluator.accuracy(supernet.arch_of(path))
-            return scores[path]
+        def member(genes: Sequence[int]) -> tuple[int, ...] | None:
+            try:
+                return tuple(space.to_positions(space.from_positions(genes)))
+            except ArchitectureError:
+                return None
+
+        def score(genes: tuple[int, ...]) -> float:
+            if genes not in scores:
+                scores[genes] = evaluator.accuracy(space.from_positions(genes))
+            return scores[genes]
 
         def fresh(candidates: list[tuple[int, ...]], want: int, make: Any) -> None:
             for _ in range(20 * max(want, 1)):
                 if want <= 0:
                     return
-                path = make()
-                if path is not None and path not in scores and path not in candidates:
-                    candidates.append(path)
+                genes = make()
+                genes = None if genes is None else member(genes)
+                if genes is not None and genes not in scores and genes not in candidates:
+                    candidates.append(genes)
                     want -= 1
 
+        def random_genes() -> tuple[int, ...]:
+            return tuple(space.to_positions(space.sample(rng)))
+
         population: list[tuple[int, ...]] = []
-        fresh(population, c.population, lambda: tuple(int(rng.integers(d)) for d in decisions))
+        fresh(population, c.population, random_genes)
         for generation in range(c.generations):
-            for path in population:
-                score(path)
+            for genes in population:
+                score(genes)
             if generation == c.generations - 1:
                 break
-            parents = sorted(scores, key=lambda p: (-scores[p], p))[:c.parents]
+            parents = sorted(scores, key=lambda g: (-scores[g], g))[:c.parents]
 
             def mutate() -> tuple[int, ...]:
                 parent = parents[int(rng.integers(len(parents)))]
-                return tuple(int(rng.integers(d)) if rng.random() < c.mutation_prob else g for g, d in zip(parent, decisions))
+                return tuple(int(rng.integers(n)) if rng.random() < c.mutation_prob else g for g, n in zip(parent, choices))
 
             def crossover() -> tuple[int, ...] | None:
                 if len(parents) < 2:
@@ -78,7 +94,7 @@ class SPOS(OneShotMethod):
             population = []
             fresh(population, c.mutations, mutate)
             fresh(population, c.crossovers, crossover)
-            fresh(population, c.population - len(population), lambda: tuple(int(rng.integers(d)) for d in decisions))
-        best = max(scores, key=lambda p: (scores[p], tuple(-g for g in p)))
-        self.search_trace = dict(scores)
-        return supernet.arch_of(best)
+            fresh(population, c.population - len(population), random_genes)
+        best = max(scores, key=lambda g: (scores[g], tuple(-x for x in g)))
+        self.search_trace = {space.canonical(space.from_positions(g)): v for g, v in scores.items()}
+        return space.from_positions(best)

@@ -216,6 +216,16 @@ class DartsSpace(SearchSpace):
         settings = {key: options.get(key, getattr(self.config, key)) for key in known}
         return DartsNetwork(to_arch(arch, self.ops), num_classes=num_classes, **settings)
 
+    def supernet(self, num_classes: int = 10, **options: Any) -> "nn.Module":
+        """The weight-sharing DARTS supernet (:mod:`.supernet`); options ``channels`` (16),
+        ``layers`` (8), ``stem_multiplier`` (3) and ``affine`` (false: the search phase's ops)."""
+        from nasplug.spaces.darts.supernet import DartsSupernet
+
+        unknown = sorted(set(options) - {"channels", "layers", "stem_multiplier", "affine"})
+        if unknown:
+            raise ConfigError(f"supernet option '{unknown[0]}' is not known to darts; known options: affine, channels, layers, stem_multiplier")
+        return DartsSupernet(num_classes=num_classes, **options)
+
     # --- benchmark ------------------------------------------------------------------------
     def load_benchmark(self, path: str | None = None) -> "NB301Benchmark":
         """The NAS-Bench-Suite-Zero NB301 subset from ``path`` (file or folder) or ``$NASPLUG_BENCHMARKS``."""

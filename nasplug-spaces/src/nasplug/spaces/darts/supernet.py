@@ -1,0 +1,150 @@
+"""The DARTS supernet: every node of both cells reads every earlier node through all 8 primitives.
+
+A cell has 14 edges (node ``j`` = 2..5 from each of the ``j`` earlier states, in that order), each
+a :class:`~nasplug.spaces.supernets.MixedOp` over DARTS' ``PRIMITIVES`` (``none`` first), at the
+search phase's convention by default (``affine=False``: non-affine BN in the ops, BN after
+pooling). Decisions are the 14 normal then the 14 reduction edges, 8 options each.
+
+A genotype is a *path* with its two chosen edges per node set to their op and every other edge to
+``none`` (index 0), so ``forward(x, path=path_of(arch))`` computes exactly the discrete network of
+``arch``, and :meth:`DartsSupernet.extract` returns ``to_module(arch)`` (same ``affine``) with the
+chosen candidates' weights. Not every path is a genotype (a node needs exactly two non-``none``
+inputs), so per-decision sampling is not uniform over the space: SPOS samples genotypes from the
+space instead, and FairNAS, which needs every path to be a member, declines this space.
+Genotypes using the ``none`` op itself (``include_none``) have no path here.
+``forward(x, weights=...)`` takes a 28 x 8 tensor, DARTS' mixture.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from nasplug.core.errors import ArchitectureError, ConfigError
+from nasplug.spaces.darts.genotype import NODES, PRIMITIVES, DartsArch, make_arch, to_arch
+from nasplug.spaces.darts.network import DartsNetwork, FactorizedReduce, ReLUConvBN, make_op, reduction_indices
+from nasplug.spaces.supernets import MixedOp, check_path_or_weights, inherit
+
+#: ``(node, source)`` of each of a cell's 14 edges, node 2..5 (states 0, 1 are the cell inputs).
+EDGES: tuple[tuple[int, int], ...] = tuple((node, source) for node in range(2, NODES + 2) for source in range(node))
+EDGE_INDEX = {edge: k for k, edge in enumerate(EDGES)}
+
+
+class SuperCell(nn.Module):
+    def __init__(self, c_prev_prev: int, c_prev: int, channels: int, reduction: bool, reduction_prev: bool,
+                 affine: bool) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.preprocess0 = (FactorizedReduce(c_prev_prev, channels) if reduction_prev
+                            else ReLUConvBN(c_prev_prev, channels, 1))
+        self.preprocess1 = ReLUConvBN(c_prev, channels, 1)
+        self.edges = nn.ModuleList(
+            MixedOp([make_op(op, channels, 2 if reduction and source < 2 else 1, affine) for op in PRIMITIVES])
+            for _, source in EDGES)
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, path: Sequence[int] | None,
+                weights: torch.Tensor | None) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        k = 0
+        for node in range(2, NODES + 2):
+            total = None
+            for source in range(node):
+                choice = None if path is None else path[k]
+                if choice == 0:  # none: contributes zeros, skip the work
+                    k += 1
+                    continue
+                out = self.edges[k](states[source], choice, None if weights is None else weights[k])
+                total = out if total is None else total + out
+                k += 1
+            states.append(total if total is not None else self.edges[k - 1].candidates[0](states[0]))
+        return torch.cat(states[2:], dim=1)
+
+
+class DartsSupernet(nn.Module):
+    """Weight-sharing DARTS network (``channels`` 16, ``layers`` 8: DARTS' search network)."""
+
+    decisions: tuple[int, ...] = (len(PRIMITIVES),) * (2 * len(EDGES))
+    #: Not every combination of options is a genotype (see the module docstring).
+    every_path_is_a_member = False
+
+    def __init__(self, num_classes: int = 10, channels: int = 16, layers: int = 8, stem_multiplier: int = 3,
+                 affine: bool = False) -> None:
+        super().__init__()
+        for key, value, low in (("num_classes", num_classes, 1), ("channels", channels, 2), ("layers", layers, 3),
+                                ("stem_multiplier", stem_multiplier, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"supernet option '{key}' must be an integer >= {low}, got {value!r}")
+        if channels % 2:
+            raise ConfigError(f"supernet option 'channels' must be even (FactorizedReduce halves it), got {channels}")
+        self.num_classes = num_classes
+        self.options = {"channels": channels, "layers": layers, "stem_multiplier": stem_multiplier, "affine": affine}
+        c_stem = stem_multiplier * channels
+        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+        reductions = reduction_indices(layers)
+        c_prev_prev, c_prev, c = c_stem, c_stem, channels
+        reduction_prev = False
+        self.cells = nn.ModuleList()
+        for i in range(layers):
+            reduction = i in reductions
+            if reduction:
+                c *= 2
+            self.cells.append(SuperCell(c_prev_prev, c_prev, c, reduction, reduction_prev, affine))
+            reduction_prev = reduction
+            c_prev_prev, c_prev = c_prev, 4 * c
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def forward(self, x: torch.Tensor, path: Sequence[int] | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
+        path = check_path_or_weights(path, weights, self.decisions, "edge")
+        n = len(EDGES)
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            part = slice(n, 2 * n) if cell.reduction else slice(0, n)
+            s0, s1 = s1, cell(s0, s1, None if path is None else path[part], None if weights is None else weights[part])
+        return self.classifier(torch.flatten(self.pool(s1), 1))
+
+    # --- architectures and paths ---------------------------------------------------------
+    @staticmethod
+    def path_of(arch: Any) -> tuple[int, ...]:
+        arch = to_arch(arch, PRIMITIVES)
+        out = [0] * (2 * len(EDGES))
+        for c, genes in enumerate((arch.normal, arch.reduce)):
+            for a, (op, source) in enumerate(genes):
+                if op == "none":
+                    raise ArchitectureError("a genotype with the 'none' op has no path in the DARTS supernet; leave include_none off")
+                out[c * len(EDGES) + EDGE_INDEX[(a // 2 + 2, source)]] = PRIMITIVES.index(op)
+        return tuple(out)
+
+    @staticmethod
+    def arch_of(path: Sequence[int]) -> DartsArch:
+        cells = []
+        for c in range(2):
+            part = [int(p) for p in path[c * len(EDGES):(c + 1) * len(EDGES)]]
+            genes = []
+            for node in range(2, NODES + 2):
+                chosen = [(PRIMITIVES[part[EDGE_INDEX[(node, s)]]], s) for s in range(node) if part[EDGE_INDEX[(node, s)]] != 0]
+                if len(chosen) != 2:
+                    raise ArchitectureError(f"path has {len(chosen)} inputs at node {node} of the {('normal', 'reduce')[c]} cell; a genotype needs exactly 2")
+                genes += chosen
+            cells.append(genes)
+        return make_arch(cells[0], cells[1], PRIMITIVES)
+
+    def extract(self, arch: Any) -> DartsNetwork:
+        arch = to_arch(arch, PRIMITIVES)
+        path = self.path_of(arch)
+        net = DartsNetwork(arch, num_classes=self.num_classes, **self.options)
+        genes = {False: arch.normal, True: arch.reduce}
+
+        def rename(parts: list[str]) -> list[str]:
+            if parts[0] == "cells" and parts[2] == "edge_ops":
+                cell = self.cells[int(parts[1])]
+                op, source = genes[cell.reduction][int(parts[3])]
+                k = EDGE_INDEX[(int(parts[3]) // 2 + 2, source)]
+                offset = len(EDGES) if cell.reduction else 0
+                return [parts[0], parts[1], "edges", str(k), "candidates", str(path[offset + k]), *parts[4:]]
+            return parts
+
+        net.load_state_dict(inherit(net, self, rename))
+        return net
