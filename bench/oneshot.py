@@ -290,17 +290,25 @@ def main(argv: list[str] | None = None) -> None:
     summary_path = work_dir(args.setting) / "summary.json"
     payload: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     payload["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
+    def save(section: str, key: str, value: Any) -> None:
+        """Merge one result into the summary on disk (another method's process may write it too)."""
+        nonlocal payload
+        current = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+        current.setdefault(section, {})[key] = value
+        current["setting"] = payload["setting"]
+        summary_path.write_text(json.dumps(current, indent=1, default=float))
+        payload = current
+
     for method in methods:
         if args.phase in ("all", "train"):
             train(args.setting, method, args.device)
         if args.phase in ("all", "rank"):
-            payload.setdefault("rank", {})[method] = rank(args.setting, method)
+            save("rank", method, rank(args.setting, method))
         if args.phase in ("all", "search"):
             for strategy in ("rea", "random"):
-                payload.setdefault("search", {})[f"{method}/{strategy}"] = search(args.setting, method, strategy)
+                save("search", f"{method}/{strategy}", search(args.setting, method, strategy))
         if args.phase in ("all", "cost"):
-            payload.setdefault("cost", {})[method] = cost(args.setting, method, args.device)
-        summary_path.write_text(json.dumps(payload, indent=1, default=float))
+            save("cost", method, cost(args.setting, method, args.device))
     if args.phase in ("all", "report", "rank", "search", "cost"):
         report(args.setting, payload)
 
