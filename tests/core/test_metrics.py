@@ -92,6 +92,18 @@ def test_precision_prefers_the_best_not_the_worst_and_breaks_ties_by_index():
     assert math.isnan(metrics.precision_at_k([], [], 3))
 
 
+def test_top_percent_retrieval_defaults_to_ten_percent_and_rounds_up():
+    true = np.arange(30.0)
+    pred = true.copy()
+    pred[29], pred[26] = pred[26], pred[29]  # the true best is predicted 4th
+    assert metrics.top_percent_retrieval(pred, true) == pytest.approx(2 / 3)  # 10 % of 30: k = 3
+    assert metrics.top_percent_retrieval(pred, true, 11) == 1.0  # ceil(3.3) = 4
+    swapped = np.arange(101.0)
+    swapped[[99, 100]] = swapped[[100, 99]]  # the best predicted second
+    assert metrics.top_percent_retrieval(swapped, np.arange(101.0), 1) == 1.0  # k = ceil(1.01) = 2, not 1
+    assert metrics.top_percent_retrieval(pred, true, 1) == 0.0  # 1 % is allowed: k = 1
+
+
 def test_top_percent_retrieval_takes_the_ceiling_and_checks_its_bounds():
     true = np.arange(25.0)
     pred = true.copy()

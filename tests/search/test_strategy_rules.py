@@ -38,6 +38,7 @@ def test_dsm_nas_replaces_a_centre_only_with_a_better_child():
     after = [(c.arch, c.fitness) for c in strategy.centres]
     assert after[k] == (child, before[k][1] + 5.0)
     assert [a for i, a in enumerate(after) if i != k] == [b for i, b in enumerate(before) if i != k]
+    assert strategy.results()["iterations"] == 2  # one per told child, the initial centres not counted
 
 
 def test_dsm_nas_rewards_the_improvement_over_the_centre():
