@@ -123,3 +123,33 @@ def test_spos_evolution_returns_the_best_architecture_it_evaluated_and_improves_
     first = list(trace.values())[:20]
     assert evaluator.accuracy(best) > max(first)  # evolution found better than its random start
     assert evaluator.accuracy(best) >= -1.0       # within one step of the optimum (all nor_conv_3x3)
+
+
+# --- the core's one-shot method conformance suite ------------------------------------------
+from nasplug.core.testing import OneShotMethodConformance  # noqa: E402
+
+
+class TestSPOSConformance(OneShotMethodConformance):
+    @pytest.fixture
+    def method_cls(self):
+        return SPOS
+
+
+class TestFairNASConformance(OneShotMethodConformance):
+    @pytest.fixture
+    def method_cls(self):
+        return FairNAS
+
+
+class TestSPOSOnDartsConformance(OneShotMethodConformance):
+    @pytest.fixture
+    def method_cls(self):
+        return SPOS
+
+    @pytest.fixture
+    def space(self):
+        return pytest.importorskip("nasplug.spaces.darts.space").DartsSpace()
+
+    @pytest.fixture
+    def supernet_options(self):
+        return {"channels": 4, "layers": 3}

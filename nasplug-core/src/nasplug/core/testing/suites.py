@@ -540,3 +540,76 @@ class StrategyConformance:
         assert self._archs(tmp_path / "cut.db", 1) == self._archs(tmp_path / "full.db", full.id)
         assert resumed.result["best_arch"] == full.result["best_arch"]
         assert resumed.result["queries"] == full.result["queries"]
+
+
+class OneShotMethodConformance:
+    """Provide ``method_cls`` (and optionally ``method_options``, ``space``, ``supernet_options``).
+    The default space is NAS-Bench-201 (``nb201`` from the registry; the suite skips without it)
+    with a tiny supernet: the method's paths must be members, drawn deterministically from the
+    step's generator, and its updates must train the supernet (the loss on a fixed batch falls)."""
+
+    @pytest.fixture
+    def method_options(self) -> dict[str, Any]:
+        return {}
+
+    @pytest.fixture
+    def space(self) -> Any:
+        from nasplug.core.registry import registry
+
+        if "nb201" not in registry().names("space"):
+            pytest.skip("no space with a supernet installed (nb201 from nasplug-spaces); override the space fixture")
+        return registry().create("space", "nb201")
+
+    @pytest.fixture
+    def supernet_options(self) -> dict[str, Any]:
+        return {"channels": 4, "cells_per_stage": 1}
+
+    def _method(self, method_cls: type, options: dict[str, Any], space: Any) -> Any:
+        from nasplug.core.options import build_config
+
+        return method_cls(build_config(method_cls.Config, options, method_cls.__name__), space=space)
+
+    def test_paths_are_members_of_the_space(self, method_cls, method_options, space, supernet_options) -> None:
+        method = self._method(method_cls, method_options, space)
+        supernet = space.supernet(**supernet_options)
+        for seed in range(10):
+            paths = method.paths(supernet, np.random.default_rng(seed))
+            assert paths, "a step trains at least one path"
+            for path in paths:
+                assert len(path) == len(supernet.decisions)
+                assert all(0 <= int(p) < d for p, d in zip(path, supernet.decisions))
+                assert space.contains(supernet.arch_of(path))
+
+    def test_paths_are_deterministic_under_the_step_generator(self, method_cls, method_options, space, supernet_options) -> None:
+        method = self._method(method_cls, method_options, space)
+        supernet = space.supernet(**supernet_options)
+        a = [method.paths(supernet, np.random.default_rng(s)) for s in range(5)]
+        b = [method.paths(supernet, np.random.default_rng(s)) for s in range(5)]
+        assert a == b and len({tuple(map(tuple, p)) for p in a}) > 1
+
+    def test_updates_train_the_supernet(self, method_cls, method_options, space, supernet_options) -> None:
+        import torch
+
+        torch.manual_seed(0)
+        method = self._method(method_cls, method_options, space)
+        supernet = space.supernet(**supernet_options)
+        g = torch.Generator().manual_seed(0)
+        x, y = torch.randn(16, 3, 32, 32, generator=g), torch.randint(0, 10, (16,), generator=g)
+        optimizer = torch.optim.SGD(supernet.parameters(), lr=0.05, momentum=0.9)
+        probes = [p for s in range(100, 106) for p in method.paths(supernet, np.random.default_rng(s))]
+
+        def probe_loss() -> float:  # mean loss of fixed paths on the batch (batch statistics, no update)
+            with torch.no_grad():
+                return float(np.mean([float(torch.nn.functional.cross_entropy(supernet(x, path=p), y)) for p in probes]))
+
+        before = probe_loss()
+        losses = [method.train_step(supernet, x, y, optimizer, np.random.default_rng(step), 5.0)["loss"] for step in range(30)]
+        assert all(math.isfinite(v) for v in losses)
+        after = probe_loss()
+        assert after < 0.9 * before, f"the paths' loss on the trained batch went from {before:.3f} to {after:.3f}"
+
+    def test_state_round_trips(self, method_cls, method_options, space) -> None:
+        method = self._method(method_cls, method_options, space)
+        twin = self._method(method_cls, method_options, space)
+        twin.load_state_dict(method.state_dict())
+        assert set(twin.state_dict()) == set(method.state_dict())
