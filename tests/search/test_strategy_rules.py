@@ -61,6 +61,62 @@ def test_dsm_nas_rewards_the_improvement_over_the_centre():
     assert absolute.baseline == pytest.approx(42.0 * absolute.config.accuracy_scale)
 
 
+def _first_order_change(strategy, quantity, tell):
+    """How ``quantity`` (a tensor of the pending sample) changes to first order under the
+    controller update that ``tell()`` makes: sum of d(quantity)/d(theta) * delta theta."""
+    import torch
+
+    params = [p for p in strategy.controller.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(quantity, params, retain_graph=True, allow_unused=True)
+    before = [p.detach().clone() for p in params]
+    tell()
+    return sum(float((g * (p.detach() - b)).sum()) for g, p, b in zip(grads, params, before) if g is not None)
+
+
+def test_dsm_nas_policy_gradient_raises_the_probability_of_an_improving_edit():
+    strategy = _dsm(entropy_weight=0.0)
+    (child,) = strategy.ask(1)
+    strategy.tell([_told(child, strategy.centres[strategy._pending[0]].fitness + 10.0)])  # baseline: 10 x scale
+    # +30 beats the moving baseline (advantage > 0); +2 is an improvement but below it (advantage < 0)
+    for delta, sign in ((+30.0, 1), (+2.0, -1), (-40.0, -1)):
+        (child,) = strategy.ask(1)
+        k, logp, _ = strategy._pending
+        centre = strategy.centres[k].fitness
+        change = _first_order_change(strategy, logp, lambda: strategy.tell([_told(child, centre + delta)]))
+        assert sign * change > 0, f"reward {delta:+}: log-probability of the sampled edits changed by {change:+.2e}"
+
+
+def test_dsm_nas_entropy_bonus_raises_the_entropy():
+    strategy = _dsm(entropy_weight=1.0)
+    (child,) = strategy.ask(1)
+    _, _, entropy = strategy._pending
+    # the first reward is the baseline itself: zero advantage, only the entropy term moves the controller
+    change = _first_order_change(strategy, entropy, lambda: strategy.tell([_told(child, 123.0)]))
+    assert change > 0
+
+
+def test_dsm_nas_punishes_a_failed_child_by_its_centres_accuracy():
+    strategy = _dsm()
+    scale = strategy.config.accuracy_scale
+    (child,) = strategy.ask(1)
+    strategy.centres[strategy._pending[0]].fitness = 5.0
+    strategy.tell([_told(child, float("-inf"))])
+    assert strategy.baseline == pytest.approx(-5.0 * scale)
+    other = _dsm()
+    (child,) = other.ask(1)
+    other.centres[other._pending[0]].fitness = float("-inf")
+    other.tell([_told(child, float("nan"))])
+    assert other.baseline == pytest.approx(-1.0 * scale)
+
+
+def test_dsm_nas_keeps_a_centre_when_the_child_only_ties_it():
+    strategy = _dsm()
+    before = [(c.arch, c.fitness) for c in strategy.centres]
+    (child,) = strategy.ask(1)
+    strategy.tell([_told(child, before[strategy._pending[0]][1])])
+    assert [(c.arch, c.fitness) for c in strategy.centres] == before
+
+
 def test_reinforce_raises_the_probability_of_a_rewarded_action():
     import torch
 
