@@ -50,6 +50,8 @@ SMALL: dict[str, dict[str, dict[str, Any]]] = {
     "predictor": {"gcn": {"epochs": 5}, "dare_gcn": {"epochs": 5}, "mlp": {"epochs": 5},
                   "ftscorenet": {"steps": 3, "images": 8, "input_size": 16}},
     "sampler": {"dare": {"m": 60, "n": 60, "m_star": 60, "z": 20}, "bal": {"members": 2}, "uncertainty": {"members": 2}},
+    "oneshot": {"spos": {"population": 4, "generations": 2, "parents": 2, "mutations": 2, "crossovers": 2},
+                "fairnas": {"population": 4, "generations": 2, "parents": 2, "mutations": 2, "crossovers": 2}},
     "proxy": {"eproxy": {"module_options": {}, "images": 4, "iterations": 2, "target_size": 4},
               "vote": {"proxies": ["params", "synflow"], "reference": 4},
               "weighted": {"proxies": ["params", "synflow"], "labelled": 4}},
@@ -204,3 +206,41 @@ def test_score(proxy: str, space: str, benchmarks, tmp_path, request) -> None:
     assert result.result["archs"] == 2 and len({s[1] for s in stored}) == 2
     values = [s[2] for s in stored]
     assert all(isinstance(v, float) and np.isfinite(v) for v in values) or result.result.get("non_finite", 0) < 2
+
+
+# --- oneshot: method x space (every space that offers a supernet) ---------------------------------
+#: Supernet options that make one epoch take a second; other spaces use their defaults.
+SMALL_SUPERNETS: dict[str, dict[str, Any]] = {
+    "nb201": {"channels": 4, "cells_per_stage": 1}, "nb_macro": {"channels": 4, "last_channels": 8},
+    "transnas_micro": {"base_channels": 4, "blocks_per_layer": 1}, "darts": {"channels": 4, "layers": 3},
+}
+
+
+def _oneshot_params() -> list[Any]:
+    return [pytest.param(method, space, id=f"{method}-{space}",
+                         marks=pytest.mark.quick if (method, space) == ("spos", QUICK_SPACE) else pytest.mark.matrix_full)
+            for space in REG.names("space") for method in REG.names("oneshot")]
+
+
+@pytest.mark.parametrize(("method", "space"), _oneshot_params())
+def test_oneshot(method: str, space: str, tiny_zip, tmp_path, request) -> None:
+    space_obj = REG.create("space", space)
+    if not REG.load("oneshot", method).supports(space_obj):
+        pytest.skip(f"oneshot method '{method}' requires {REG.load('oneshot', method).requires}")
+    config = {"kind": "oneshot", "seed": 3, "space": space, "data": {"path": str(tiny_zip), "split": [20, 20]},
+              "oneshot": {"method": _spec("oneshot", method), "epochs": 1, "batch_size": 10, "eval_archs": 2,
+                          "bn_batches": 1, "eval_batch_size": 20, "supernet": SMALL_SUPERNETS.get(space, {}), "threads": 1}}
+    _build_or_skip(config)
+    first = run({**config, "store": {"path": str(tmp_path / "a.db")}}, registry=REG)
+    with Store(tmp_path / "a.db") as store:
+        epochs = store.epochs(first.id)
+    assert len(epochs) == 1 and epochs[0]["steps"] == 2 and math.isfinite(epochs[0]["train_loss"])
+    assert space_obj.contains(space_obj.parse(first.result["derived"]["arch"]))
+    if request.node.get_closest_marker("quick") is not None:
+        second = run({**config, "store": {"path": str(tmp_path / "b.db")}}, registry=REG)
+        with Store(tmp_path / "b.db") as store:
+            again = store.epochs(second.id)
+        drop = ("seconds", "train_seconds")
+        assert [{k: v for k, v in e.items() if k not in drop} for e in again] == \
+               [{k: v for k, v in e.items() if k not in drop} for e in epochs]
+        assert second.result["derived"] == first.result["derived"]

@@ -30,6 +30,10 @@ class OneShotMethod(Part, abc.ABC):
         self.space = space
         self.check_space(space)
 
+    def check_supernet(self, supernet: Any) -> None:
+        """Fail with a one-line ``ConfigError`` when the method cannot train ``supernet`` (called
+        when the run is built, before anything is stored). The default accepts any."""
+
     @abc.abstractmethod
     def paths(self, supernet: Any, rng: np.random.Generator) -> list[tuple[int, ...]]:
         """The paths (one option index per decision of ``supernet.decisions``) trained on this

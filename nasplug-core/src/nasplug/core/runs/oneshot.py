@@ -111,7 +111,8 @@ class OneShotRun(RunKind):
 
         # read (and cache) the images now: bad data fails before anything is stored
         self.data = training_data(data.path, data.split, config.seed, augment=data.augment)
-        space.supernet(num_classes=len(self.data.classes), **self.options.supernet)  # option errors surface now
+        # option errors, and a method that cannot train this supernet, surface now
+        self.method.check_supernet(space.supernet(num_classes=len(self.data.classes), **self.options.supernet))
 
     def total(self) -> int:
         return self.options.epochs

@@ -18,12 +18,15 @@ class FairNAS(SPOS):
     gradients accumulate and one optimiser update follows. The search after training is SPOS's
     evolutionary search (the paper's multi-objective NSGA-II reduces to it for accuracy alone)."""
 
-    def paths(self, supernet: Any, rng: np.random.Generator) -> list[tuple[int, ...]]:
-        decisions = supernet.decisions
+    def check_supernet(self, supernet: Any) -> None:
         if not getattr(supernet, "every_path_is_a_member", True):
             raise ConfigError("FairNAS trains paths of independent per-decision choices, which are not all members of this "
                               "space (e.g. DARTS cells need two inputs per node); use spos")
-        if len(set(decisions)) != 1:
-            raise ConfigError(f"FairNAS needs the same number of options at every decision, got {sorted(set(decisions))}; use spos on this space")
+        if len(set(supernet.decisions)) != 1:
+            raise ConfigError(f"FairNAS needs the same number of options at every decision, got {sorted(set(supernet.decisions))}; use spos on this space")
+
+    def paths(self, supernet: Any, rng: np.random.Generator) -> list[tuple[int, ...]]:
+        self.check_supernet(supernet)
+        decisions = supernet.decisions
         perms = [rng.permutation(d) for d in decisions]
         return [tuple(int(p[j]) for p in perms) for j in range(decisions[0])]
