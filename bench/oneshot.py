@@ -49,6 +49,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
               "batch_size": 64},
 }
 METHODS = ("spos", "fairnas")
+#: The training images (``--data``; default: CIFAR-10's JPEG zip in the benchmark data).
+DATA: dict[str, Path] = {}
+
+
+def data_path() -> Path:
+    return DATA.get("path") or benchmarks_dir() / "images" / "cifar10_jpeg.zip"
 METRICS = ("cifar10_test", "cifar10_valid_val")
 
 
@@ -62,7 +68,7 @@ def oneshot_config(setting: str, method: str, device: str) -> dict[str, Any]:
     s = SETTINGS[setting]
     return {"kind": "oneshot", "seed": 0, "name": f"{method}-{setting}", "space": "nb201",
             "store": {"path": str(work_dir(setting) / f"{method}.db")},
-            "data": {"path": str(benchmarks_dir() / "images" / "cifar10_jpeg.zip"), "split": s["split"], "device": device},
+            "data": {"path": str(data_path()), "split": s["split"], "device": device},
             "oneshot": {"method": {"name": method, "population": 50, "generations": 20} if setting != "tiny" else
                         {"name": method, "population": 4, "generations": 2, "parents": 2, "mutations": 2, "crossovers": 2},
                         "epochs": s["epochs"], "batch_size": s["batch_size"], "supernet": s["supernet"],
@@ -169,7 +175,7 @@ def cost(setting: str, method: str, device: str) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     s = SETTINGS[setting]
-    data = training_data(benchmarks_dir() / "images" / "cifar10_jpeg.zip", s["split"], 0)
+    data = training_data(data_path(), s["split"], 0)
     space = NB201Space()
     m = registry().create("oneshot", method, space=space)
     steps = max(4, min(40, s["split"][0] // s["batch_size"]))
@@ -284,8 +290,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--phase", choices=("all", "train", "rank", "search", "cost", "report"), default="all")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", type=Path, help="training images (default: images/cifar10_jpeg.zip of the benchmark data)")
     args = parser.parse_args(argv)
     benchmarks_dir()
+    if args.data:
+        DATA["path"] = args.data.resolve()
     methods = [m for m in args.methods.split(",") if m]
     summary_path = work_dir(args.setting) / "summary.json"
     payload: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}

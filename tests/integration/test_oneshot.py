@@ -183,7 +183,7 @@ def test_report_draws_the_training_curves(trained, tmp_path):
     assert len(rows) == 4 and "kendall_tau_cifar10_test" in rows[0]
 
 
-def test_the_oneshot_bench_runs_in_its_tiny_setting(tmp_path, monkeypatch):
+def test_the_oneshot_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, monkeypatch):
     """bench/oneshot.py (whose ``paper`` setting runs on CUDA) in its CPU-sized ``tiny`` setting."""
     import importlib.util
     from pathlib import Path
@@ -200,7 +200,7 @@ def test_the_oneshot_bench_runs_in_its_tiny_setting(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "ROOT", tmp_path)
     monkeypatch.setitem(bench.SETTINGS, "tiny", {**bench.SETTINGS["tiny"], "search_proposals": 3, "rank_archs": 4,
                                                  "split": [96, 48], "epochs": 1})
-    bench.main(["--setting", "tiny", "--methods", "spos"])
+    bench.main(["--setting", "tiny", "--methods", "spos", "--data", str(tiny_zip)])
     payload = json.loads((tmp_path / "results" / "oneshot_tiny.json").read_text())
     assert payload["rank"]["spos"]["archs"] == 4 and payload["search"]["spos/rea"]["queries"] == 3
     assert payload["cost"]["spos"]["plain_seconds_per_step"] > 0
