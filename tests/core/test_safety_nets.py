@@ -68,3 +68,42 @@ def test_a_strategy_that_is_not_deterministic_fails_to_resume_with_the_divergenc
         run(config, registry=reg)
     with pytest.raises(StoreError, match="resume diverged at evaluation 0 of run 1.*not deterministic under its seed"):
         run(config, registry=reg, resume=True)
+
+
+# --- budgets that stop, numbers that are numbers ------------------------------------------------
+def _toy_registry():
+    reg = Registry()
+    reg.register("space", "toy", ToySpace)
+    return reg
+
+
+def test_a_query_budget_larger_than_a_finite_space_is_refused_before_anything_is_stored(tmp_path):
+    from nasplug.core.errors import BudgetError
+
+    config = {"kind": "search", "seed": 0, "space": {"name": "toy", "positions": 2, "choices": 3},
+              "strategy": "random", "objective": {"name": "benchmark", "metric": "accuracy"},
+              "search": {"queries": 10}, "store": {"path": str(tmp_path / "s.db")}}
+    with pytest.raises(BudgetError, match="search.queries = 10 exceeds the 9 architectures of the space; set it to at most 9"):
+        run(config, registry=_toy_registry())
+    assert not (tmp_path / "s.db").exists() or Store(tmp_path / "s.db").runs() == []
+
+
+def test_a_time_budget_ends_when_the_finite_space_is_exhausted(tmp_path):
+    config = {"kind": "search", "seed": 0, "space": {"name": "toy", "positions": 2, "choices": 2},
+              "strategy": "random", "objective": {"name": "benchmark", "metric": "accuracy"},
+              "search": {"queries": None, "seconds": 1e9}, "store": {"path": str(tmp_path / "s.db")}}
+    result = run(config, registry=_toy_registry()).result
+    assert result["queries"] == 4 and result["proposals"] < 100
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_number_options_reject_nan_and_infinity(bad, tmp_path):
+    from nasplug.core.errors import ConfigError
+
+    config = {"kind": "score", "seed": 0, "space": "toy", "proxy": "params",
+              "score": {"archs": 3, "metrics": ["accuracy"], "top_percent": bad}, "store": {"path": str(tmp_path / "s.db")}}
+    with pytest.raises(ConfigError, match="top_percent.*a finite number"):
+        run(config, registry=_toy_registry())
+    with pytest.raises(ConfigError, match="wall_seconds.*a finite number"):
+        run({"kind": "search", "seed": 0, "space": "toy", "strategy": "random", "objective": "benchmark",
+             "search": {"queries": 3, "wall_seconds": bad}}, registry=_toy_registry())

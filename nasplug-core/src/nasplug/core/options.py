@@ -10,6 +10,7 @@ rejecting unknown keys and reporting type or range problems as ``ConfigError`` n
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any, Mapping, TypeVar
 
 import attrs
@@ -44,19 +45,20 @@ def optional_positive_int(inst: Any, attribute: attrs.Attribute, value: Any) -> 
 
 
 def number_in(low: float | None = None, high: float | None = None, *, optional: bool = False):
-    """Validator: a real number (int or float, not bool) within [low, high]."""
+    """Validator: a finite real number (int or float, not bool, not NaN or infinity) within
+    [low, high]; an open bound is still finite."""
 
     def check(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
         if value is None and optional:
             return
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if ok and low is not None and value < low:
             ok = False
         if ok and high is not None and value > high:
             ok = False
         if not ok:
             bounds = f" in [{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
-            _fail(attribute, "a number" + bounds, value)
+            _fail(attribute, "a finite number" + bounds, value)
 
     return check
 

@@ -82,6 +82,12 @@ class SearchRun(RunKind):
         self.options = self.search_options()
         #: The space the strategy searches (the architectures; a tune run's configurations).
         self.search_space = self.build_search_space()
+        size = self.search_space.size()
+        #: A finite space ends the search when every architecture was evaluated.
+        self.space_size = int(size) if size is not None else None
+        if self.space_size is not None and self.options.queries is not None and self.options.queries > self.space_size:
+            raise BudgetError(f"search.queries = {self.options.queries} exceeds the {self.space_size} architectures of the "
+                              f"space; set it to at most {self.space_size}")
         self.objective = self.build_objective()
         self.objective.check()
         if self.options.seconds is not None and not self.objective.charges_cost:
@@ -118,6 +124,7 @@ class SearchRun(RunKind):
     def _exhausted(self, queries: int, simulated: float, wall: float) -> bool:
         o = self.options
         return ((o.queries is not None and queries >= o.queries)
+                or (self.space_size is not None and queries >= self.space_size)
                 or (o.seconds is not None and simulated >= o.seconds)
                 or (o.wall_seconds is not None and wall >= o.wall_seconds))
 
