@@ -75,6 +75,19 @@ def test_run_runs_show_report(tmp_path, capsys):
     assert (tmp_path / "rep" / "run1_evaluations.csv").read_text().count("\n") >= 13
 
 
+def test_json_output_writes_nan_as_null(tmp_path, capsys):
+    from nasplug.core.store import Store
+
+    store = tmp_path / "nan.db"
+    with Store(store) as s:
+        rid = s.create_run("score", "x", {}, "h", 0)
+        s.set_status(rid, "finished", {"correlations": {"cifar10_test": {"spearman": float("nan")}}, "best": float("inf")})
+    code, out, _ = cli(capsys, "show", "1", "--store", store, "--format", "json")
+    assert code == 0 and "NaN" not in out and "Infinity" not in out
+    shown = json.loads(out)
+    assert shown["result"]["correlations"]["cifar10_test"]["spearman"] is None and shown["result"]["best"] is None
+
+
 def test_report_for_score_and_predict_runs(tmp_path, capsys, benchmarks):
     store = tmp_path / "r.db"
     score = write(tmp_path, f"""

@@ -81,6 +81,20 @@ def test_broken_plugin_is_reported_and_others_keep_working(monkeypatch, dist_fol
     assert infos["benchmark"].package == "nasplug-core" and infos["benchmark"].version
 
 
+def test_a_plugin_that_exits_at_import_is_a_load_failure_not_an_exit(monkeypatch, dist_folder):
+    monkeypatch.delenv("NASPLUG_PLUGINS", raising=False)
+    install_distribution(dist_folder, "nasplug-exiting-example", {"nasplug.objectives": {"exiting": "nasplug_exiting_example:Thing"}},
+                         modules={"nasplug_exiting_example": """
+            import sys
+
+            sys.exit(3)
+        """})
+    reg = Registry()
+    with pytest.raises(PluginLoadError, match=r"'exiting' from package nasplug-exiting-example failed to load \(SystemExit\(3\)"):
+        reg.load("objective", "exiting")
+    assert {i.name: i for i in reg.describe(["objective"])}["exiting"].error is not None
+
+
 def test_a_name_registered_by_two_distributions_warns_naming_both_and_the_winner(monkeypatch, dist_folder):
     monkeypatch.delenv("NASPLUG_PLUGINS", raising=False)
     install_distribution(

@@ -173,10 +173,16 @@ class Registry:
         def pick_winner(_namespace: str, _name: str, extensions: list[Any]) -> Any:
             return next((e for e in extensions if e.entry_point.value == winner.value), extensions[0])
 
-        manager = stevedore.NamedExtensionManager(
-            namespace=GROUPS[kind], names=[name], invoke_on_load=False,
-            on_load_failure_callback=on_failure, conflict_resolver=pick_winner)
-        loaded = [e for e in manager.extensions if e.entry_point.value == winner.value]
+        try:
+            manager = stevedore.NamedExtensionManager(
+                namespace=GROUPS[kind], names=[name], invoke_on_load=False,
+                on_load_failure_callback=on_failure, conflict_resolver=pick_winner)
+            loaded = [e for e in manager.extensions if e.entry_point.value == winner.value]
+        except (SystemExit, KeyboardInterrupt) as exc:  # stevedore catches Exception only
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            failures.append(f"SystemExit({exc.code!r}) raised while importing it")
+            loaded = []
         if not loaded:
             reason = failures[0] if failures else "entry point did not load"
             self._failures[(kind, name)] = reason

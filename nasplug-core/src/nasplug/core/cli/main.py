@@ -21,6 +21,22 @@ from nasplug.core.registry import GROUPS
 DEFAULT_STORE = "nasplug.db"
 
 
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as ``None`` (JSON has no NaN; a bare ``NaN`` breaks parsers)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _json(obj: Any, **kwargs: Any) -> str:
+    kwargs.setdefault("default", str)
+    return json.dumps(_finite(obj), allow_nan=False, **kwargs)
+
 def _store_path(args: argparse.Namespace) -> str:
     return args.store or os.environ.get("NASPLUG_STORE") or DEFAULT_STORE
 
@@ -39,7 +55,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.format == "json":
         import attrs
 
-        print(json.dumps([attrs.asdict(info) for info in infos], indent=2))
+        print(_json([attrs.asdict(info) for info in infos], indent=2))
         return 0
     ok = [i for i in infos if i.error is None]
     bad = [i for i in infos if i.error is not None]
@@ -96,7 +112,7 @@ def _print_seeds(results: list[Any], fmt: str) -> None:
     import numpy as np
 
     if fmt == "json":
-        print(json.dumps([{"id": r.id, "kind": r.kind, "store": r.store, "resumed": r.resumed, "result": r.result}
+        print(_json([{"id": r.id, "kind": r.kind, "store": r.store, "resumed": r.resumed, "result": r.result}
                           for r in results], indent=2, default=str))
         return
     print(f"{len(results)} runs ({results[0].kind}), one per seed; stored in {results[0].store}")
@@ -126,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     result = run(config, resume=args.resume, run_id=args.run, store_path=args.store)
     if args.format == "json":
-        print(json.dumps({"id": result.id, "kind": result.kind, "store": result.store, "resumed": result.resumed,
+        print(_json({"id": result.id, "kind": result.kind, "store": result.store, "resumed": result.resumed,
                           "result": result.result}, indent=2, default=str))
     else:
         _print_result(result.kind, result.id, result.store, result.result, result.resumed)
@@ -139,7 +155,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     with Store(_store_path(args), create=False) as store:
         runs = store.runs()
         if args.format == "json":
-            print(json.dumps([{"id": r.id, "kind": r.kind, "name": r.name, "status": r.status, "seed": r.seed,
+            print(_json([{"id": r.id, "kind": r.kind, "name": r.name, "status": r.status, "seed": r.seed,
                                "evaluations": store.count_evaluations(r.id), "created": r.created} for r in runs], indent=2))
             return 0
         print(f"{'id':>4}  {'kind':<8} {'status':<12} {'evals':>6}  {'seed':>5}  {'created':<19}  name")
@@ -158,7 +174,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         evaluations = store.count_evaluations(run.id)
         rounds = store.rounds(run.id)
         if args.format == "json":
-            print(json.dumps({"id": run.id, "kind": run.kind, "name": run.name, "status": run.status, "seed": run.seed,
+            print(_json({"id": run.id, "kind": run.kind, "name": run.name, "status": run.status, "seed": run.seed,
                               "config_hash": run.config_hash, "config": run.config, "evaluations": evaluations,
                               "rounds": [{"round": r.round, "metrics": r.metrics} for r in rounds],
                               "result": run.result}, indent=2, default=str))
