@@ -291,7 +291,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", type=Path, help="training images (default: images/cifar10_jpeg.zip of the benchmark data)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one core per bench process)")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     benchmarks_dir()
     if args.data:
         DATA["path"] = args.data.resolve()
