@@ -48,6 +48,17 @@ def test_top_sets_break_ties_by_index_and_cap_at_the_pool():
     assert near.tolist() == [[0, 1, 2, 3, 4, 5, 6]]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_top_sets_equal_a_stable_sort_on_large_rows_with_many_ties(seed):
+    rng = np.random.default_rng(seed)
+    d = rng.integers(0, 6, size=(5, 400)).astype(float)  # hundreds of ties at every cut
+    for count in (1, 7, 60, 399, 400):
+        for largest in (False, True):
+            key = -d if largest else d
+            expected = [sorted(range(400), key=lambda j, r=r: (key[r, j], j))[:count] for r in range(5)]
+            assert dist._top(d, count, largest).tolist() == expected
+
+
 def test_zero_embeddings_are_at_distance_one():
     x = dist.normalise(np.array([[0.0, 0.0], [1.0, 0.0]]))
     assert dist.distances_from(x[0], x).tolist() == [1.0, 1.0]

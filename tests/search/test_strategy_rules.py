@@ -109,6 +109,17 @@ def test_dsm_nas_punishes_a_failed_child_by_its_centres_accuracy():
     assert other.baseline == pytest.approx(-1.0 * scale)
 
 
+def test_dsm_nas_in_place_drift_moves_the_centre_to_every_child():
+    strategy = _dsm(inplace_drift=True, update_subspaces=False)
+    (child,) = strategy.ask(1)
+    k = strategy._pending[0]
+    fitness = strategy.centres[k].fitness
+    strategy.tell([_told(child, fitness - 50.0)])  # worse, yet the drifting centre follows it
+    centre = strategy.centres[k]
+    assert centre.arch == child and centre.positions == list(strategy.space.to_positions(child))
+    assert centre.fitness == fitness  # its recorded accuracy is the original centre's
+
+
 def test_dsm_nas_keeps_a_centre_when_the_child_only_ties_it():
     strategy = _dsm()
     before = [(c.arch, c.fitness) for c in strategy.centres]
