@@ -90,5 +90,5 @@ def test_a_run_kinds_tables_and_options_are_validated_like_the_core_kinds(census
 
 
 def test_an_unknown_kind_names_the_known_ones():
-    with pytest.raises(ConfigError, match=r"config key 'kind' must be one of predict, score, search, tune.*got 'serch'; did you mean 'search'"):
+    with pytest.raises(ConfigError, match=r"config key 'kind' must be one of oneshot, predict, score, search, tune.*got 'serch'; did you mean 'search'"):
         run({"kind": "serch", "space": "nb201"})

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from nasplug.core.runs import run
-from nasplug.core.runs.oneshot import checkpoint_path
+from nasplug.core.oneshot.checkpoints import checkpoint_path
 from nasplug.core.store import Store
 
 pytest.importorskip("nasplug.spaces.nb201")

@@ -9,6 +9,7 @@ same sequence number instead of evaluating it again.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import math
 import sqlite3
@@ -21,6 +22,10 @@ import attrs
 from nasplug.core.errors import StoreError
 
 SCHEMA_VERSION = 1
+
+#: The store path of the run being built (the runner sets it while it builds the run's parts),
+#: so a part that refers to another run of the same store (``from_run``) finds it.
+current_store: contextvars.ContextVar[str | None] = contextvars.ContextVar("nasplug_store", default=None)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -10,7 +10,6 @@ ranks architectures against a benchmark.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 from pathlib import Path
 from typing import Any, Hashable
@@ -22,10 +21,7 @@ from nasplug.core.interfaces.capabilities import HasSupernet
 from nasplug.core.interfaces.objective import Evaluation, Objective
 from nasplug.core.interfaces.proxy import Proxy, ProxyContext
 from nasplug.core.options import number_in, optional_string
-
-#: The store path of the run being built (set by the runner), the default ``store`` here.
-current_store: contextvars.ContextVar[str | None] = contextvars.ContextVar("nasplug_store", default=None)
-
+from nasplug.core.store import current_store
 
 def _run_id(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -52,7 +48,7 @@ def _load(store_path: str, run_id: int, eval_images: int | None, bn_batches: int
     from nasplug.core.datasets import training_data
     from nasplug.core.oneshot.evaluate import SupernetEvaluator
     from nasplug.core.registry import registry
-    from nasplug.core.runs.oneshot import checkpoint_path
+    from nasplug.core.oneshot.checkpoints import checkpoint_path
     from nasplug.core.store import Store
 
     with Store(store_path, create=False) as store:

@@ -25,7 +25,7 @@ from nasplug.core.interfaces.space import SearchSpace
 from nasplug.core.plugins import plugin_manager
 from nasplug.core.registry import Registry, using
 from nasplug.core.registry import registry as default_registry
-from nasplug.core.store import EvaluationRecord, Store
+from nasplug.core.store import EvaluationRecord, Store, current_store
 from nasplug.core.tuned import resolve_config_from
 
 
@@ -158,8 +158,6 @@ def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_i
     if config.seeds is not None:
         raise ConfigError("this config lists seeds (a run per seed); run it with nasplug.core.runs.run_seeds or 'nasplug run', or give one seed")
     config = resolve_config_from(config, Path(store_path or config.store.path))
-    from nasplug.core.oneshot.trained import current_store
-
     token = current_store.set(str(store_path or config.store.path))
     try:
         kind = build_kind(config, reg)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -25,6 +24,7 @@ import numpy as np
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.capabilities import Benchmarked, HasSupernet, require
 from nasplug.core.metrics import kendall_tau, spearman
+from nasplug.core.oneshot.checkpoints import checkpoint_path
 from nasplug.core.options import (
     boolean, non_negative_int, number_in, one_of, part_spec, positive_int, string_list,
 )
@@ -71,12 +71,6 @@ class OneShotOptions:
     report: list[str] = attrs.field(factory=list, validator=string_list)
     derive: bool = attrs.field(default=True, validator=boolean)
     threads: int | None = attrs.field(default=None, validator=number_in(1, None, optional=True))
-
-
-def checkpoint_path(store_path: str | os.PathLike, run_id: int) -> Path:
-    """Where run ``run_id`` of the store at ``store_path`` keeps its supernet checkpoint."""
-    store_path = Path(store_path)
-    return store_path.parent / f"{store_path.stem}.run{run_id}.oneshot.pt"
 
 
 class OneShotRun(RunKind):
