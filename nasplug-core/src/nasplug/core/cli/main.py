@@ -21,7 +21,6 @@ from nasplug.core.registry import GROUPS
 DEFAULT_STORE = "nasplug.db"
 
 
-
 def _finite(obj: Any) -> Any:
     """``obj`` with NaN and infinities as ``None`` (JSON has no NaN; a bare ``NaN`` breaks parsers)."""
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -36,6 +35,7 @@ def _finite(obj: Any) -> Any:
 def _json(obj: Any, **kwargs: Any) -> str:
     kwargs.setdefault("default", str)
     return json.dumps(_finite(obj), allow_nan=False, **kwargs)
+
 
 def _store_path(args: argparse.Namespace) -> str:
     return args.store or os.environ.get("NASPLUG_STORE") or DEFAULT_STORE

@@ -56,8 +56,6 @@ class SupernetEvaluator:
 
     def __init__(self, supernet: Any, data: Any, *, bn_batches: int = 4, batch_size: int = 256,
                  eval_images: int | None = None, device: str = "cpu") -> None:
-        import torch
-
         self.supernet, self.device = supernet, device
         train, valid = data.train, data.valid
         augment, train.augment = train.augment, False
@@ -70,7 +68,6 @@ class SupernetEvaluator:
         self.valid = [tuple(t.to(device) for t in valid.batch(range(i, min(i + batch_size, n_val))))
                       for i in range(0, n_val, batch_size)]
         self.images = n_val
-        self._torch = torch
 
     def network(self, arch: Hashable) -> Any:
         """The recalibrated sub-network of ``arch`` (eval mode)."""

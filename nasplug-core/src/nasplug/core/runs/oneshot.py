@@ -186,6 +186,9 @@ class OneShotRun(RunKind):
                 run.store.add_epoch(run.id, int(h["epoch"]), {k: v for k, v in h.items() if k != "epoch"})
             run.completed = start
         eval_archs = self._eval_archs()
+        # fixed BN-recalibration and validation batches; it reads the supernet's current weights
+        evaluator = SupernetEvaluator(supernet, self.data, bn_batches=o.bn_batches, batch_size=o.eval_batch_size,
+                                      eval_images=o.eval_images, device=device)
         for epoch in range(start, o.epochs):
             started = time.perf_counter()
             supernet.train()
@@ -198,8 +201,6 @@ class OneShotRun(RunKind):
             lr = optimizer.param_groups[0]["lr"]
             schedule.step()
             train_seconds = time.perf_counter() - started
-            evaluator = SupernetEvaluator(supernet, self.data, bn_batches=o.bn_batches, batch_size=o.eval_batch_size,
-                                          eval_images=o.eval_images, device=device)
             metrics: dict[str, Any] = {"train_loss": float(np.mean(losses)) if losses else float("nan"),
                                        "train_accuracy": float(np.mean(accs)) if accs else float("nan"),
                                        "lr": lr, "steps": len(losses), "train_seconds": train_seconds}
@@ -216,8 +217,6 @@ class OneShotRun(RunKind):
                                   "supernet": dict(o.supernet), "parameters": int(sum(p.numel() for p in supernet.parameters())),
                                   "final": {k: v for k, v in history[-1].items() if k != "epoch"} if history else {}}
         if o.derive:
-            evaluator = SupernetEvaluator(supernet, self.data, bn_batches=o.bn_batches, batch_size=o.eval_batch_size,
-                                          eval_images=o.eval_images, device=device)
             arch = self.method.derive(evaluator, derive_rng(seed, "oneshot-derive"))
             if arch is not None:
                 derived: dict[str, Any] = {"arch": self.space.canonical(arch), "valid_accuracy": evaluator.accuracy(arch)}
