@@ -12,25 +12,62 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from nasplug.core.errors import ConfigError
+
 
 class MixedOp(nn.Module):
-    """The options of one decision: run one (``choice``) or the weighted sum (``weights``; an
-    option whose weight is exactly zero and needs no gradient is skipped)."""
+    """The options of one decision: run one (``choice``) or the weighted sum (``weights``).
 
-    def __init__(self, candidates: Sequence[nn.Module]) -> None:
+    An option whose weight is exactly zero is not run: without a gradient it is skipped, with one
+    it contributes the weight itself as a scalar (zero in value, so the output is unchanged), which
+    passes a straight-through gradient to it as GDAS's hard Gumbel-softmax forward does.
+
+    ``partial`` > 1 is PC-DARTS' partial channel connection: the options (built for
+    ``channels / partial``) see the first ``1/partial`` of the channels, the rest bypass them
+    (max-pooled when ``stride`` is 2) and the concatenation is channel-shuffled."""
+
+    def __init__(self, candidates: Sequence[nn.Module], partial: int = 1, stride: int = 1) -> None:
         super().__init__()
         self.candidates = nn.ModuleList(candidates)
+        self.partial, self.stride = int(partial), int(stride)
 
     def forward(self, x: torch.Tensor, choice: int | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
+        if self.partial == 1:
+            return self._mix(x, choice, weights)
+        c = x.shape[1] // self.partial
+        rest = x[:, c:]
+        if self.stride > 1:
+            rest = nn.functional.max_pool2d(rest, self.stride, self.stride)
+        return channel_shuffle(torch.cat([self._mix(x[:, :c], choice, weights), rest], dim=1), self.partial)
+
+    def _mix(self, x: torch.Tensor, choice: int | None, weights: torch.Tensor | None) -> torch.Tensor:
         if choice is not None:
             return self.candidates[choice](x)
         out: torch.Tensor | None = None
-        for w, op in zip(weights, self.candidates):  # type: ignore[arg-type]
-            if not w.requires_grad and w.item() == 0.0:
+        scalars: torch.Tensor | None = None
+        for w, value, op in zip(weights, weights.tolist(), self.candidates):  # type: ignore[union-attr]
+            if value == 0.0:
+                if w.requires_grad:
+                    scalars = w if scalars is None else scalars + w
                 continue
             term = w * op(x)
             out = term if out is None else out + term
-        return out if out is not None else self.candidates[0](x).mul(0.0)
+        if out is None:
+            out = self.candidates[0](x).mul(0.0)
+        return out if scalars is None else out + scalars
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Interleave the channels of ``groups`` equal groups (ShuffleNet's shuffle, PC-DARTS)."""
+    b, c, h, w = x.shape
+    return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+def partial_channels_option(value: object, channels: int) -> int:
+    """Check the ``partial_channels`` supernet option against ``channels``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or channels % value:
+        raise ConfigError(f"supernet option 'partial_channels' must be an integer >= 1 dividing channels ({channels}), got {value!r}")
+    return value
 
 
 def check_path_or_weights(path: Sequence[int] | None, weights: torch.Tensor | None, decisions: Sequence[int],

@@ -4,11 +4,14 @@ An architecture's network is taken out of the supernet (``supernet.extract(arch)
 own ``to_module`` network with the supernet's weights), its batch-norm statistics are
 recalibrated on a few fixed training batches (SPOS and FairNAS do this: statistics accumulated
 while other paths trained do not fit this one), and its accuracy is measured on fixed validation
-images. The supernet itself is never modified.
+images. The supernet itself is never modified. A supernet that cannot hand out sub-networks
+(``can_extract`` false, e.g. PC-DARTS' partial channels) is copied and run on the architecture's
+path instead.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Hashable, Sequence
 
 import numpy as np
@@ -71,12 +74,45 @@ class SupernetEvaluator:
 
     def network(self, arch: Hashable) -> Any:
         """The recalibrated sub-network of ``arch`` (eval mode)."""
-        net = self.supernet.extract(arch).to(self.device)
+        if getattr(self.supernet, "can_extract", True):
+            net = self.supernet.extract(arch).to(self.device)
+        else:
+            net = _wrapped(copy.deepcopy(self.supernet), path=tuple(self.supernet.path_of(arch)))
         recalibrate_bn(net, self.bn)
         return net
+
+    def mixture_accuracy(self, weights: Any) -> float:
+        """Validation accuracy of the whole supernet run with per-decision option ``weights``
+        (eval mode, the supernet's own BN statistics): the continuous model of a differentiable
+        method, whose drop to the discretised architecture is the discretisation gap."""
+        import torch
+
+        was_training = self.supernet.training
+        weights = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+        self.supernet.eval()
+        try:
+            return accuracy(_wrapped(self.supernet, weights=weights), self.valid)
+        finally:
+            self.supernet.train(was_training)
 
     def accuracy(self, arch: Hashable) -> float:
         return accuracy(self.network(arch), self.valid)
 
     def many(self, archs: Sequence[Hashable]) -> np.ndarray:
         return np.array([self.accuracy(a) for a in archs], dtype=float)
+
+
+
+def _wrapped(supernet: Any, **fixed: Any) -> Any:
+    """``supernet`` as a one-input module calling ``supernet(x, **fixed)`` (a path or weights)."""
+    from torch import nn
+
+    class Fixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.supernet = supernet
+
+        def forward(self, x: Any) -> Any:
+            return self.supernet(x, **fixed)
+
+    return Fixed()

@@ -6,6 +6,13 @@ or overrides :meth:`OneShotMethod.train_step` entirely (differentiable methods t
 architecture weights). After training, :meth:`OneShotMethod.derive` may return an architecture
 (SPOS: evolutionary search over the supernet). Everything random in a step comes from the ``rng``
 the run passes in, derived from ``(seed, epoch, step)``, so a resumed run repeats it exactly.
+
+Differentiable methods (DARTS and its family) also use the hooks around training: they ask for
+supernet options (:meth:`~OneShotMethod.supernet_options`, e.g. PC-DARTS' partial channels), create
+their architecture parameters in :meth:`~OneShotMethod.setup`, follow epoch schedules in
+:meth:`~OneShotMethod.start_epoch`, get a validation batch with every training batch
+(``uses_validation``), report diagnostics per epoch (:meth:`~OneShotMethod.epoch_metrics`) and
+name the architecture they would derive now (:meth:`~OneShotMethod.current_arch`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ class OneShotMethod(Part, abc.ABC):
 
     group: ClassVar[str] = "nasplug.oneshot"
     requires: ClassVar[tuple[type, ...]] = (HasSupernet,)
+    #: When true, ``train_step`` receives ``valid=(x, y)``: a batch of the validation split.
+    uses_validation: ClassVar[bool] = False
 
     def __init__(self, config: Any = None, *, space: Any) -> None:
         super().__init__(config)
@@ -34,13 +43,33 @@ class OneShotMethod(Part, abc.ABC):
         """Fail with a one-line ``ConfigError`` when the method cannot train ``supernet`` (called
         when the run is built, before anything is stored). The default accepts any."""
 
+    def supernet_options(self) -> dict[str, Any]:
+        """Supernet options the method needs (the run's ``[oneshot] supernet`` table overrides)."""
+        return {}
+
+    def setup(self, supernet: Any, device: str) -> None:
+        """Called once the supernet is built, before a checkpoint is loaded into it and the method."""
+
+    def start_epoch(self, epoch: int, epochs: int) -> None:
+        """Called before each training epoch (0-based) of ``epochs``: schedules follow it."""
+
+    def epoch_metrics(self, supernet: Any, evaluator: Any, rng: np.random.Generator) -> dict[str, Any]:
+        """Diagnostics stored with the epoch's metrics (JSON values)."""
+        return {}
+
+    def current_arch(self, supernet: Any) -> Hashable | None:
+        """The architecture the method would derive now without further search, or ``None``
+        (differentiable methods: the discretised architecture weights). The run stores it, and its
+        benchmark metrics, every epoch."""
+        return None
+
     @abc.abstractmethod
     def paths(self, supernet: Any, rng: np.random.Generator) -> list[tuple[int, ...]]:
         """The paths (one option index per decision of ``supernet.decisions``) trained on this
         step's batch."""
 
     def train_step(self, supernet: Any, x: Any, y: Any, optimizer: Any, rng: np.random.Generator,
-                   grad_clip: float | None = None) -> dict[str, float]:
+                   grad_clip: float | None = None, valid: tuple[Any, Any] | None = None) -> dict[str, float]:
         """One update: the gradients of every path of :meth:`paths` on the same batch are
         accumulated, clipped to ``grad_clip`` (global norm), and applied once."""
         import torch
@@ -61,8 +90,9 @@ class OneShotMethod(Part, abc.ABC):
         return {"loss": loss_sum / len(paths), "accuracy": 100.0 * correct / len(paths)}
 
     def derive(self, evaluator: Any, rng: np.random.Generator) -> Hashable | None:
-        """The architecture the method picks from the trained supernet, or ``None``."""
-        return None
+        """The architecture the method picks from the trained supernet, or ``None`` (by default
+        :meth:`current_arch`)."""
+        return self.current_arch(evaluator.supernet)
 
     def state_dict(self) -> dict[str, Any]:
         """Method state saved with each checkpoint (architecture weights, schedules)."""

@@ -106,7 +106,8 @@ class OneShotRun(RunKind):
         # read (and cache) the images now: bad data fails before anything is stored
         self.data = training_data(data.path, data.split, config.seed, augment=data.augment)
         # option errors, and a method that cannot train this supernet, surface now
-        self.method.check_supernet(space.supernet(num_classes=len(self.data.classes), **self.options.supernet))
+        self.supernet_options = {**self.method.supernet_options(), **self.options.supernet}
+        self.method.check_supernet(space.supernet(num_classes=len(self.data.classes), **self.supernet_options))
 
     def total(self) -> int:
         return self.options.epochs
@@ -149,6 +150,40 @@ class OneShotRun(RunKind):
             out[f"spearman_{metric}"] = spearman(acc, truth)
         return out
 
+    def _validation_batches(self, epoch: int) -> Any:
+        """Shuffled validation batches for the architecture steps of ``epoch``, repeated (with a
+        fresh order) when the validation split is shorter than the training split."""
+        from nasplug.core.datasets import iterate_epoch
+
+        for lap in range(1_000_000):
+            got = False
+            for batch in iterate_epoch(self.data.valid, epoch + 1_000_000 * lap, self.options.batch_size,
+                                       workers=self.config.data.workers):
+                got = True
+                yield batch
+            if not got:
+                raise ConfigError(f"the validation split holds fewer than batch_size = {self.options.batch_size} images; "
+                                  "enlarge [data] split or lower [oneshot] batch_size")
+
+    def _current_arch_metrics(self, supernet: Any, evaluator: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The architecture the method would derive now: its key, its share of parameter-free ops,
+        its accuracy with inherited weights (and the discretisation gap to the supernet's own
+        accuracy when the method reports one) and its benchmark metrics."""
+        arch = self.method.current_arch(supernet)
+        if arch is None:
+            return {}
+        out: dict[str, Any] = {"derived_arch": self.space.canonical(arch)}
+        if hasattr(supernet, "parameter_free_ops"):
+            free, total = supernet.parameter_free_ops(arch)
+            out["derived_parameter_free"] = int(free)
+            out["derived_parameter_free_share"] = free / total if total else float("nan")
+        out["derived_valid_accuracy"] = evaluator.accuracy(arch)
+        if "supernet_valid_accuracy" in metrics:
+            out["discretisation_gap"] = metrics["supernet_valid_accuracy"] - out["derived_valid_accuracy"]
+        for metric in self.options.report or self.options.rank_metrics:
+            out[f"derived_{metric}"] = self.benchmark.query(arch, metric)
+        return out
+
     # --- the run -----------------------------------------------------------------------------
     def execute(self, run: RunContext) -> dict[str, Any]:
         import torch
@@ -169,8 +204,9 @@ class OneShotRun(RunKind):
         device = data_options.device
         seed = self.config.seed
         torch.manual_seed(seed)  # the supernet's initial weights
-        supernet = self.space.supernet(num_classes=len(self.data.classes), **o.supernet).to(device)
+        supernet = self.space.supernet(num_classes=len(self.data.classes), **self.supernet_options).to(device)
         optimizer, schedule = self._optimiser(supernet)
+        self.method.setup(supernet, device)
         path = checkpoint_path(run.store.path, run.id)
         history: list[dict[str, Any]] = []
         start = 0
@@ -191,20 +227,32 @@ class OneShotRun(RunKind):
                                       eval_images=o.eval_images, device=device)
         for epoch in range(start, o.epochs):
             started = time.perf_counter()
+            self.method.start_epoch(epoch, o.epochs)
             supernet.train()
-            losses, accs = [], []
+            losses, accs, extra = [], [], {}
+            valid = self._validation_batches(epoch) if self.method.uses_validation else None
             for step, (x, y) in enumerate(iterate_epoch(self.data.train, epoch, o.batch_size, workers=data_options.workers)):
                 rng = derive_rng(seed, "oneshot-step", epoch, step)
-                m = self.method.train_step(supernet, x.to(device), y.to(device), optimizer, rng, o.grad_clip)
+                kwargs = {}
+                if valid is not None:
+                    xv, yv = next(valid)
+                    kwargs["valid"] = (xv.to(device), yv.to(device))
+                m = self.method.train_step(supernet, x.to(device), y.to(device), optimizer, rng, o.grad_clip, **kwargs)
                 losses.append(m["loss"])
                 accs.append(m["accuracy"])
+                for key, value in m.items():
+                    if key not in ("loss", "accuracy"):
+                        extra.setdefault(key, []).append(value)
             lr = optimizer.param_groups[0]["lr"]
             schedule.step()
             train_seconds = time.perf_counter() - started
             metrics: dict[str, Any] = {"train_loss": float(np.mean(losses)) if losses else float("nan"),
                                        "train_accuracy": float(np.mean(accs)) if accs else float("nan"),
                                        "lr": lr, "steps": len(losses), "train_seconds": train_seconds}
+            metrics.update({f"train_{key}": float(np.mean(values)) for key, values in extra.items()})
             metrics.update(self._epoch_metrics(evaluator, eval_archs))
+            metrics.update(self.method.epoch_metrics(supernet, evaluator, derive_rng(seed, "oneshot-diagnostics", epoch)))
+            metrics.update(self._current_arch_metrics(supernet, evaluator, metrics))
             metrics["seconds"] = time.perf_counter() - started
             history.append({"epoch": epoch, **metrics})
             tmp = path.with_suffix(".tmp")
@@ -214,7 +262,7 @@ class OneShotRun(RunKind):
             os.replace(tmp, path)
             run.finish_epoch(epoch, metrics)
         result: dict[str, Any] = {"epochs": o.epochs, "checkpoint": str(path), "data": self.data.describe(),
-                                  "supernet": dict(o.supernet), "parameters": int(sum(p.numel() for p in supernet.parameters())),
+                                  "supernet": dict(self.supernet_options), "parameters": int(sum(p.numel() for p in supernet.parameters())),
                                   "final": {k: v for k, v in history[-1].items() if k != "epoch"} if history else {}}
         if o.derive:
             arch = self.method.derive(evaluator, derive_rng(seed, "oneshot-derive"))

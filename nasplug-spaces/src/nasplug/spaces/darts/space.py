@@ -218,12 +218,14 @@ class DartsSpace(SearchSpace):
 
     def supernet(self, num_classes: int = 10, **options: Any) -> "nn.Module":
         """The weight-sharing DARTS supernet (:mod:`.supernet`); options ``channels`` (16),
-        ``layers`` (8), ``stem_multiplier`` (3) and ``affine`` (false: the search phase's ops)."""
+        ``layers`` (8), ``stem_multiplier`` (3), ``affine`` (false: the search phase's ops) and
+        ``partial_channels`` (1; PC-DARTS uses 4)."""
         from nasplug.spaces.darts.supernet import DartsSupernet
 
-        unknown = sorted(set(options) - {"channels", "layers", "stem_multiplier", "affine"})
+        unknown = sorted(set(options) - {"channels", "layers", "stem_multiplier", "affine", "partial_channels"})
         if unknown:
-            raise ConfigError(f"supernet option '{unknown[0]}' is not known to darts; known options: affine, channels, layers, stem_multiplier")
+            raise ConfigError(f"supernet option '{unknown[0]}' is not known to darts; known options: affine, channels, layers, "
+                              "partial_channels, stem_multiplier")
         return DartsSupernet(num_classes=num_classes, **options)
 
     # --- benchmark ------------------------------------------------------------------------

@@ -12,20 +12,27 @@ chosen candidates' weights. Not every path is a genotype (a node needs exactly t
 inputs), so per-decision sampling is not uniform over the space: SPOS samples genotypes from the
 space instead, and FairNAS, which needs every path to be a member, declines this space.
 Genotypes using the ``none`` op itself (``include_none``) have no path here.
-``forward(x, weights=...)`` takes a 28 x 8 tensor, DARTS' mixture.
+``forward(x, weights=...)`` takes a 28 x 8 tensor, DARTS' mixture. ``partial_channels`` > 1
+builds PC-DARTS' partial-channel supernet (no sub-network can be extracted from it).
+
+For differentiable methods: :attr:`DartsSupernet.option_names`, :attr:`decision_nodes` (normal
+cell nodes 2..5, reduction cell nodes 102..105), :meth:`discretise` (DARTS' rule: per node the two
+incoming edges with the strongest non-``none`` op, each with that op) and
+:meth:`parameter_free_ops`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from nasplug.core.errors import ArchitectureError, ConfigError
 from nasplug.spaces.darts.genotype import NODES, PRIMITIVES, DartsArch, make_arch, to_arch
 from nasplug.spaces.darts.network import DartsNetwork, FactorizedReduce, ReLUConvBN, make_op, reduction_indices
-from nasplug.spaces.supernets import MixedOp, check_path_or_weights, inherit
+from nasplug.spaces.supernets import MixedOp, check_path_or_weights, inherit, partial_channels_option
 
 #: ``(node, source)`` of each of a cell's 14 edges, node 2..5 (states 0, 1 are the cell inputs).
 EDGES: tuple[tuple[int, int], ...] = tuple((node, source) for node in range(2, NODES + 2) for source in range(node))
@@ -34,15 +41,17 @@ EDGE_INDEX = {edge: k for k, edge in enumerate(EDGES)}
 
 class SuperCell(nn.Module):
     def __init__(self, c_prev_prev: int, c_prev: int, channels: int, reduction: bool, reduction_prev: bool,
-                 affine: bool) -> None:
+                 affine: bool, partial: int = 1) -> None:
         super().__init__()
         self.reduction = reduction
         self.preprocess0 = (FactorizedReduce(c_prev_prev, channels) if reduction_prev
                             else ReLUConvBN(c_prev_prev, channels, 1))
         self.preprocess1 = ReLUConvBN(c_prev, channels, 1)
-        self.edges = nn.ModuleList(
-            MixedOp([make_op(op, channels, 2 if reduction and source < 2 else 1, affine) for op in PRIMITIVES])
-            for _, source in EDGES)
+        self.edges = nn.ModuleList()
+        for _, source in EDGES:
+            stride = 2 if reduction and source < 2 else 1
+            self.edges.append(MixedOp([make_op(op, channels // partial, stride, affine) for op in PRIMITIVES],
+                                      partial=partial, stride=stride))
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, path: Sequence[int] | None,
                 weights: torch.Tensor | None) -> torch.Tensor:
@@ -68,9 +77,15 @@ class DartsSupernet(nn.Module):
     decisions: tuple[int, ...] = (len(PRIMITIVES),) * (2 * len(EDGES))
     #: Not every combination of options is a genotype (see the module docstring).
     every_path_is_a_member = False
+    #: The op name of each option, per decision.
+    option_names: tuple[tuple[str, ...], ...] = (tuple(PRIMITIVES),) * (2 * len(EDGES))
+    #: The node each edge enters; reduction-cell nodes are numbered from 102.
+    decision_nodes: tuple[int, ...] = tuple(node + offset for offset in (0, 100) for node, _ in EDGES)
+    #: Ops without weights in the normal cell (skip_connect is a FactorizedReduce only where it reduces).
+    PARAMETER_FREE = frozenset({"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3"})
 
     def __init__(self, num_classes: int = 10, channels: int = 16, layers: int = 8, stem_multiplier: int = 3,
-                 affine: bool = False) -> None:
+                 affine: bool = False, partial_channels: int = 1) -> None:
         super().__init__()
         for key, value, low in (("num_classes", num_classes, 1), ("channels", channels, 2), ("layers", layers, 3),
                                 ("stem_multiplier", stem_multiplier, 1)):
@@ -78,6 +93,11 @@ class DartsSupernet(nn.Module):
                 raise ConfigError(f"supernet option '{key}' must be an integer >= {low}, got {value!r}")
         if channels % 2:
             raise ConfigError(f"supernet option 'channels' must be even (FactorizedReduce halves it), got {channels}")
+        self.partial = partial_channels_option(partial_channels, channels)
+        if self.partial > 1 and (channels // self.partial) % 2:
+            raise ConfigError(f"supernet option 'partial_channels' must leave an even number of channels per op (FactorizedReduce halves it); {channels} / {self.partial} is odd")
+        #: A partial-channel supernet's ops are narrower than the discrete network's.
+        self.can_extract = self.partial == 1
         self.num_classes = num_classes
         self.options = {"channels": channels, "layers": layers, "stem_multiplier": stem_multiplier, "affine": affine}
         c_stem = stem_multiplier * channels
@@ -90,7 +110,7 @@ class DartsSupernet(nn.Module):
             reduction = i in reductions
             if reduction:
                 c *= 2
-            self.cells.append(SuperCell(c_prev_prev, c_prev, c, reduction, reduction_prev, affine))
+            self.cells.append(SuperCell(c_prev_prev, c_prev, c, reduction, reduction_prev, affine, self.partial))
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, 4 * c
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -131,7 +151,35 @@ class DartsSupernet(nn.Module):
             cells.append(genes)
         return make_arch(cells[0], cells[1], PRIMITIVES)
 
+    @staticmethod
+    def discretise(weights: Any, include_none: bool = False) -> DartsArch:
+        """The genotype of per-edge op weights (28 x 8, normal then reduction edges): DARTS' rule,
+        per node the two incoming edges whose strongest non-``none`` op weighs most, each with that
+        op (``include_none`` is accepted for symmetry with other spaces; ``none`` is never kept,
+        as the genotype has no place for it)."""
+        w = np.array(weights, dtype=float)
+        if w.shape != (2 * len(EDGES), len(PRIMITIVES)):
+            raise ValueError(f"weights must be shaped ({2 * len(EDGES)}, {len(PRIMITIVES)}), got {w.shape}")
+        w[:, PRIMITIVES.index("none")] = -np.inf
+        cells = []
+        for c in range(2):
+            part = w[c * len(EDGES):(c + 1) * len(EDGES)]
+            genes = []
+            for node in range(2, NODES + 2):
+                edges = [(float(part[EDGE_INDEX[(node, s)]].max()), s) for s in range(node)]
+                keep = sorted(sorted(edges, key=lambda e: (-e[0], e[1]))[:2], key=lambda e: e[1])
+                genes += [(PRIMITIVES[int(part[EDGE_INDEX[(node, s)]].argmax())], s) for _, s in keep]
+            cells.append(genes)
+        return make_arch(cells[0], cells[1], PRIMITIVES)
+
+    def parameter_free_ops(self, arch: Any) -> tuple[int, int]:
+        """How many of the normal cell's 8 ops have no weights, out of 8 (the collapse shows there)."""
+        arch = to_arch(arch, PRIMITIVES)
+        return sum(op in self.PARAMETER_FREE for op, _ in arch.normal), len(arch.normal)
+
     def extract(self, arch: Any) -> DartsNetwork:
+        if not self.can_extract:
+            raise ConfigError("a partial-channel supernet (partial_channels > 1) holds no sub-network of the space; evaluate paths with forward(x, path=...)")
         arch = to_arch(arch, PRIMITIVES)
         path = self.path_of(arch)
         net = DartsNetwork(arch, num_classes=self.num_classes, **self.options)

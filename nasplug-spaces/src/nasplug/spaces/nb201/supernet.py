@@ -9,26 +9,32 @@ the space's own ``to_module(arch)`` with the chosen candidates' weights copied i
 ``forward(x, path=...)`` runs one op per edge (``path``: six op indices into
 :data:`~nasplug.spaces.nb201.space.OPS`); ``forward(x, weights=...)`` runs the weighted sum of
 all ops per edge (a 6 x 5 tensor, e.g. softmax-ed architecture parameters), where an op whose
-weight is exactly zero is skipped.
+weight is exactly zero is skipped. ``partial_channels`` > 1 builds PC-DARTS' partial-channel
+supernet (no sub-network can be extracted from it; paths and mixtures run as usual).
+
+For differentiable methods: :attr:`NB201Supernet.option_names`, :attr:`decision_nodes` (the node
+each edge enters, for edge normalisation), :meth:`discretise` (argmax per edge) and
+:meth:`parameter_free_ops`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from nasplug.core.errors import ConfigError
 from nasplug.spaces.nb201.network import NB201Network, ResidualReduction, make_op
-from nasplug.spaces.supernets import MixedOp, check_path_or_weights, inherit
+from nasplug.spaces.supernets import MixedOp, check_path_or_weights, inherit, partial_channels_option
 from nasplug.spaces.nb201.space import EDGES, OPS, to_arch
 
 
 class SuperCell(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, partial: int = 1) -> None:
         super().__init__()
-        self.edge_ops = nn.ModuleList(MixedOp([make_op(op, channels) for op in OPS]) for _ in EDGES)
+        self.edge_ops = nn.ModuleList(MixedOp([make_op(op, channels // partial) for op in OPS], partial=partial) for _ in EDGES)
 
     def forward(self, x: torch.Tensor, path: Sequence[int] | None, weights: torch.Tensor | None) -> torch.Tensor:
         nodes: list[torch.Tensor | None] = [x, None, None, None]
@@ -44,12 +50,22 @@ class NB201Supernet(nn.Module):
 
     #: Options per decision: six edges, five ops each.
     decisions: tuple[int, ...] = (len(OPS),) * len(EDGES)
+    #: The op name of each option, per decision.
+    option_names: tuple[tuple[str, ...], ...] = (OPS,) * len(EDGES)
+    #: The node each edge enters (edges into the same node share a number).
+    decision_nodes: tuple[int, ...] = tuple(to for to, _ in EDGES)
+    #: Ops without weights (a cell of only these is the collapse of DARTS on this space).
+    PARAMETER_FREE = frozenset({"none", "skip_connect", "avg_pool_3x3"})
 
-    def __init__(self, num_classes: int = 10, channels: int = 16, cells_per_stage: int = 5) -> None:
+    def __init__(self, num_classes: int = 10, channels: int = 16, cells_per_stage: int = 5,
+                 partial_channels: int = 1) -> None:
         super().__init__()
         for key, value in (("num_classes", num_classes), ("channels", channels), ("cells_per_stage", cells_per_stage)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"supernet option '{key}' must be an integer >= 1, got {value!r}")
+        self.partial = partial_channels_option(partial_channels, channels)
+        #: A partial-channel supernet's ops are narrower than the discrete network's.
+        self.can_extract = self.partial == 1
         self.options = {"channels": channels, "cells_per_stage": cells_per_stage}
         self.num_classes = num_classes
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
@@ -59,7 +75,7 @@ class NB201Supernet(nn.Module):
             if stage > 0:
                 layers.append(ResidualReduction(c, 2 * c))
                 c *= 2
-            layers.extend(SuperCell(c) for _ in range(cells_per_stage))
+            layers.extend(SuperCell(c, self.partial) for _ in range(cells_per_stage))
         self.cells = nn.ModuleList(layers)
         self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -82,9 +98,27 @@ class NB201Supernet(nn.Module):
     def arch_of(path: Sequence[int]) -> tuple[str, ...]:
         return tuple(OPS[int(p)] for p in path)
 
+    @staticmethod
+    def discretise(weights: Any, include_none: bool = True) -> tuple[str, ...]:
+        """The architecture of per-edge op weights (6 x 5): the argmax op of each edge, ``none``
+        included unless ``include_none`` is off (NAS-Bench-201's code keeps it for DARTS)."""
+        w = np.array(weights, dtype=float)
+        if w.shape != (len(EDGES), len(OPS)):
+            raise ValueError(f"weights must be shaped ({len(EDGES)}, {len(OPS)}), got {w.shape}")
+        if not include_none:
+            w[:, OPS.index("none")] = -np.inf
+        return tuple(OPS[int(i)] for i in w.argmax(axis=1))
+
+    def parameter_free_ops(self, arch: Any) -> tuple[int, int]:
+        """How many of ``arch``'s ops have no weights, out of how many ops it has."""
+        ops = to_arch(arch)
+        return sum(op in self.PARAMETER_FREE for op in ops), len(ops)
+
     def extract(self, arch: Any) -> NB201Network:
         """``NB201Network(arch)`` (what ``to_module`` builds) holding this supernet's weights for
         ``arch``: parameters and BN statistics are copied, so both give the same output."""
+        if not self.can_extract:
+            raise ConfigError("a partial-channel supernet (partial_channels > 1) holds no sub-network of the space; evaluate paths with forward(x, path=...)")
         arch = to_arch(arch)
         net = NB201Network(arch, num_classes=self.num_classes, **self.options)
         net.load_state_dict(self.sub_state_dict(arch))
