@@ -1,0 +1,280 @@
+"""Differentiable NAS on NAS-Bench-201 / CIFAR-10: DARTS and its family, and the collapse (issue 22).
+
+    python bench/differentiable.py                          # every phase of the default (CPU) setting
+    python bench/differentiable.py --phase search           # run (or resume) the searches only
+    python bench/differentiable.py --phase darts_space|cost|report
+    python bench/differentiable.py --methods darts,gdas --seeds 0,1,2
+    python bench/differentiable.py --setting tiny           # seconds; what the tests run so this cannot rot
+    python bench/differentiable.py --setting paper --device cuda   # NAS-Bench-201's size (see differentiable_gpu.py)
+
+Phases (each resumable: a search resumes from its last checkpoint; finished runs are skipped; the
+work folder ``bench/work/differentiable-<setting>/`` is not committed):
+
+- ``search``: a ``oneshot`` run per method and seed on a class-balanced 5,000 + 5,000 split of
+  CIFAR-10's training images (weights on the first half, architecture on the second, as
+  NAS-Bench-201's cifar10-valid halves), storing per epoch the op distribution per edge, the
+  share of parameter-free ops in the derived cell, its true NAS-Bench-201 accuracies, the
+  supernet's and the derived cell's validation accuracy (the discretisation gap) and the
+  Hessian's dominant eigenvalue every 5 epochs;
+- ``darts_space``: each method searched for a few epochs on a small DARTS-space supernet; the
+  derived genotype (normal + reduce), its parameter count, and its synflow / naswot scores ranked
+  against the 725 NB301 cells of the benchmark data, with the DARTS paper's genotype as reference;
+- ``cost``: seconds per search step of each method relative to DARTS first order on the same
+  supernet and to a plain PyTorch loop of the same forward/backward work;
+- ``report``: JSON + Markdown + PNG under ``bench/results/`` (``differentiable[_<setting>].*``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, ROOT, benchmarks_dir, write_results  # noqa: E402
+
+#: Settings. ``cpu``: one cell per stage at 8 channels, the 5,000 + 5,000 split and NAS-Bench-201's
+#: 50 epochs of batch 64 (about 30-60 minutes per method and seed on one core); ``paper``:
+#: NAS-Bench-201's supernet (16 channels, 5 cells per stage) on the 25,000 + 25,000 halves.
+SETTINGS: dict[str, dict[str, Any]] = {
+    "tiny": {"supernet": {"channels": 4, "cells_per_stage": 1}, "split": [200, 100], "epochs": 2, "batch_size": 32,
+             "eval_images": 100, "hessian_images": 16, "darts_space": {"channels": 4, "layers": 3}, "darts_epochs": 1,
+             "darts_split": [64, 64], "cost_steps": 2, "proxy_cells": 12},
+    "cpu": {"supernet": {"channels": 8, "cells_per_stage": 1}, "split": [5000, 5000], "epochs": 50, "batch_size": 64,
+            "eval_images": 1000, "hessian_images": 64, "darts_space": {"channels": 8, "layers": 5}, "darts_epochs": 4,
+            "darts_split": [1000, 1000], "cost_steps": 10, "proxy_cells": 725},
+    "paper": {"supernet": {"channels": 16, "cells_per_stage": 5}, "split": [25000, 25000], "epochs": 50, "batch_size": 64,
+              "eval_images": 10000, "hessian_images": 256, "darts_space": {"channels": 16, "layers": 8}, "darts_epochs": 50,
+              "darts_split": [25000, 25000], "cost_steps": 20, "proxy_cells": 725},
+}
+#: The methods, headline ones first; ``darts2`` is DARTS second order (DARTS-V2).
+METHODS = ("darts", "gdas", "darts_minus", "fair_darts", "darts2", "drnas", "pc_darts", "sdarts_rs", "gaea")
+METRICS = ("cifar10_test", "cifar100_test", "imagenet16_test")
+#: Published NAS-Bench-201 results (CIFAR-10 / CIFAR-100 / ImageNet16-120 test accuracy, mean over
+#: the papers' seeds) with their sources.
+PUBLISHED: dict[str, tuple[str, str]] = {
+    "darts": ("54.30 / 15.61 / 16.32", "NAS-Bench-201 (Dong & Yang 2020), Table 5, DARTS-V1"),
+    "darts2": ("54.30 / 15.61 / 16.32", "NAS-Bench-201, Table 5, DARTS-V2"),
+    "gdas": ("93.61 / 70.70 / 41.71", "NAS-Bench-201, Table 5"),
+    "drnas": ("94.36 / 73.51 / 46.34", "DrNAS (Chen et al. 2021), Table 3"),
+    "pc_darts": ("93.41 / 67.48 / 41.31", "as quoted by DrNAS, Table 3 (PC-DARTS reports no NB201 run)"),
+    "darts_minus": ("93.80 / 71.53 / 45.12", "DARTS- (Chu et al. 2021), Table 4"),
+    "sdarts_rs": ("(not reported on NB201)", "SDARTS reports the DARTS space only"),
+    "gaea": ("94.10 / 73.43 / 46.36", "GAEA (Li et al. 2021), Table 2, GAEA DARTS (ERM)"),
+    "fair_darts": ("(not reported on NB201)", "Fair DARTS reports the DARTS space only"),
+}
+DATA: dict[str, Path] = {}
+
+
+def data_path() -> Path:
+    return DATA.get("path") or benchmarks_dir() / "images" / "cifar10_jpeg.zip"
+
+
+def work_dir(setting: str) -> Path:
+    path = ROOT / "bench" / "work" / f"differentiable-{setting}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def method_spec(method: str, setting: str) -> dict[str, Any]:
+    s = SETTINGS[setting]
+    spec: dict[str, Any] = {"name": "darts", "order": 2} if method == "darts2" else {"name": method}
+    spec["hessian_images"] = s["hessian_images"]
+    return spec
+
+
+def search_config(setting: str, method: str, seed: int, device: str) -> dict[str, Any]:
+    s = SETTINGS[setting]
+    return {"kind": "oneshot", "seed": seed, "name": f"{method}-{setting}-s{seed}", "space": "nb201",
+            "store": {"path": str(work_dir(setting) / f"{method}-s{seed}.db")},
+            "data": {"path": str(data_path()), "split": s["split"], "device": device},
+            "oneshot": {"method": method_spec(method, setting), "epochs": s["epochs"], "batch_size": s["batch_size"],
+                        "supernet": s["supernet"], "eval_archs": 0, "eval_images": min(s["eval_images"], s["split"][1]),
+                        "report": list(METRICS), "threads": 1}}
+
+
+def _run_resumably(config: dict[str, Any]) -> tuple[int, float | None]:
+    """Run ``config`` in its store, resuming the last unfinished run; (run id, seconds or None
+    when it had finished before)."""
+    from nasplug.core.runs import run
+    from nasplug.core.store import Store
+
+    store = Path(config["store"]["path"])
+    resume = False
+    if store.exists():
+        with Store(store) as s:
+            last = s.latest_run()
+            if last is not None and last.status == "finished":
+                return last.id, None
+            resume = last is not None
+    started = time.perf_counter()
+    result = run(config, resume=resume)
+    return result.id, time.perf_counter() - started
+
+
+def search(setting: str, method: str, seed: int, device: str) -> dict[str, Any]:
+    """One search; its per-epoch diagnostics and final derived architecture."""
+    from nasplug.core.store import Store
+
+    config = search_config(setting, method, seed, device)
+    run_id, seconds = _run_resumably(config)
+    if seconds is not None:
+        print(f"{method} seed {seed}: searched {config['oneshot']['epochs']} epochs in {seconds:.0f} s", flush=True)
+    with Store(config["store"]["path"]) as s:
+        record, epochs = s.run(run_id), s.epochs(run_id)
+    result = record.result or {}
+    derived = result.get("derived", {})
+    last = epochs[-1] if epochs else {}
+    hessians = [e["hessian_eigenvalue"] for e in epochs if "hessian_eigenvalue" in e]
+    return {"method": method, "seed": seed, "arch": derived.get("arch"),
+            **{m: derived.get(m) for m in METRICS},
+            "parameter_free": last.get("derived_parameter_free"),
+            "hessian_final": hessians[-1] if hessians else None,
+            "supernet_valid_accuracy": last.get("supernet_valid_accuracy"),
+            "derived_valid_accuracy": last.get("derived_valid_accuracy"),
+            "discretisation_gap": last.get("discretisation_gap"),
+            "search_seconds": float(sum(e.get("seconds", 0.0) for e in epochs)),
+            "epoch_seconds": float(np.mean([e["train_seconds"] for e in epochs])) if epochs else None,
+            "curve": [{"epoch": e["epoch"], "parameter_free_share": e.get("derived_parameter_free_share"),
+                       "cifar10_test": e.get("derived_cifar10_test"), "hessian": e.get("hessian_eigenvalue"),
+                       "gap": e.get("discretisation_gap"), "arch": e.get("derived_arch")} for e in epochs]}
+
+
+# --- report -------------------------------------------------------------------------------------
+def _mean_std(values: list[Any]) -> str:
+    v = [float(x) for x in values if x is not None and np.isfinite(float(x))]
+    if not v:
+        return "-"
+    return f"{np.mean(v):.2f}" + (f" ± {np.std(v):.2f}" if len(v) > 1 else "")
+
+
+def report(setting: str, payload: dict[str, Any]) -> None:
+    s = SETTINGS[setting]
+    runs = payload.get("search", {})
+    lines = [f"# Differentiable NAS on NAS-Bench-201 / CIFAR-10 ({setting} setting)", "",
+             f"Supernet {s['supernet']} (NAS-Bench-201's: 16 channels, 5 cells per stage), {s['epochs']} epochs of batch "
+             f"{s['batch_size']}, split {s['split'][0]} + {s['split'][1]} of CIFAR-10's training images (weights / "
+             "architecture), one torch thread. Derived cell looked up in the NAS-Bench-201 table (200-epoch test accuracy).",
+             "", "## Derived architectures", "",
+             "| method | seeds | CIFAR-10 | CIFAR-100 | ImageNet16-120 | param-free ops (of 6) | Hessian eig. (end) | "
+             "gap (supernet − derived, %) | search min | published (C10 / C100 / IN16) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for key in sorted(runs):
+        by_method.setdefault(runs[key]["method"], []).append(runs[key])
+    for method in [m for m in METHODS if m in by_method]:
+        rows = by_method[method]
+        published, source = PUBLISHED.get(method, ("-", ""))
+        lines.append(f"| {method} | {len(rows)} | {_mean_std([r['cifar10_test'] for r in rows])} | "
+                     f"{_mean_std([r['cifar100_test'] for r in rows])} | {_mean_std([r['imagenet16_test'] for r in rows])} | "
+                     f"{_mean_std([r['parameter_free'] for r in rows])} | {_mean_std([r['hessian_final'] for r in rows])} | "
+                     f"{_mean_std([r['discretisation_gap'] for r in rows])} | "
+                     f"{_mean_std([r['search_seconds'] / 60 for r in rows])} | {published} ({source}) |")
+    lines += ["", "Derived cells:", ""]
+    for key in sorted(runs):
+        lines.append(f"- {key}: `{runs[key]['arch']}`")
+    if payload.get("darts_space"):
+        lines += ["", "## DARTS space", "", _darts_space_table(payload["darts_space"])]
+    if payload.get("cost"):
+        lines += ["", "## Cost", "", _cost_table(payload["cost"])]
+    _plot(setting, by_method)
+    write_results("differentiable" if setting == "cpu" else f"differentiable_{setting}", payload, "\n".join(lines))
+
+
+def _plot(setting: str, by_method: dict[str, list[dict[str, Any]]]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    if not by_method:
+        return
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for i, method in enumerate(m for m in METHODS if m in by_method):
+        colour = f"C{i % 10}"
+        for k, r in enumerate(by_method[method]):
+            epochs = [c["epoch"] + 1 for c in r["curve"]]
+            label = method if k == 0 else None
+            axes[0].plot(epochs, [c["parameter_free_share"] for c in r["curve"]], color=colour, alpha=0.8, label=label)
+            axes[1].plot(epochs, [c["cifar10_test"] for c in r["curve"]], color=colour, alpha=0.8, label=label)
+            h = [(c["epoch"] + 1, c["hessian"]) for c in r["curve"] if c["hessian"] is not None]
+            if h:
+                axes[2].plot(*zip(*h), marker="o", ms=3, color=colour, alpha=0.8, label=label)
+    for ax, title in zip(axes, ("share of parameter-free ops in the derived cell", "derived cell's CIFAR-10 test accuracy (table)",
+                                "dominant Hessian eigenvalue (validation loss, alpha)")):
+        ax.set_xlabel("epoch")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Differentiable NAS on NAS-Bench-201 ({setting} setting)")
+    fig.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(RESULTS / f"differentiable{'' if setting == 'cpu' else '_' + setting}_collapse.png", dpi=120)
+    plt.close(fig)
+
+
+def _darts_space_table(rows: dict[str, Any]) -> str:
+    out = ["| method | params (M) | synflow rank of 725 NB301 cells | naswot rank | normal cell | reduce cell |",
+           "|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        out.append(f"| {name} | {r['params_m']:.3f} | {r.get('synflow_percentile', '-')} | {r.get('naswot_percentile', '-')} | "
+                   f"`{r['normal']}` | `{r['reduce']}` |")
+    return "\n".join(out)
+
+
+def _cost_table(rows: dict[str, Any]) -> str:
+    out = ["| method | s / step | vs DARTS 1st order | vs plain PyTorch loop |", "|---|---|---|---|"]
+    for name, r in rows.items():
+        out.append(f"| {name} | {r['seconds_per_step']:.3f} | {r['vs_darts']:.2f}x | {r['vs_plain']:.2f}x |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setting", choices=sorted(SETTINGS), default="cpu")
+    parser.add_argument("--phase", choices=("all", "search", "darts_space", "cost", "report"), default="all")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", type=Path, help="training images (default: images/cifar10_jpeg.zip of the benchmark data)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one core per bench process)")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    benchmarks_dir()
+    if args.data:
+        DATA["path"] = args.data.resolve()
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise SystemExit(f"error: unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    seeds = [int(x) for x in args.seeds.split(",") if x]
+    summary_path = work_dir(args.setting) / "summary.json"
+
+    def save(section: str, key: str, value: Any) -> dict[str, Any]:
+        """Merge one result into the summary on disk (another process may write it too)."""
+        current = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+        current.setdefault(section, {})[key] = value
+        current["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
+        summary_path.write_text(json.dumps(current, indent=1, default=float))
+        return current
+
+    for method in methods:
+        for seed in seeds:
+            if args.phase in ("all", "search"):
+                save("search", f"{method}/s{seed}", search(args.setting, method, seed, args.device))
+    payload = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    payload["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
+    report(args.setting, payload)
+
+
+if __name__ == "__main__":
+    main()
