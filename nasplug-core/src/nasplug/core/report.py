@@ -159,6 +159,53 @@ def _plot_oneshot(store: Store, runs: Sequence[RunRecord], out: Path) -> Path:
     return path
 
 
+def _plot_architecture(store: Store, run: RunRecord, out: Path) -> Path | None:
+    """A differentiable method's search: the op distribution of the first edges over epochs, the
+    derived cell's share of parameter-free ops and its benchmark accuracy, the Hessian's dominant
+    eigenvalue and the discretisation gap (None when the run stored no op distribution)."""
+    rows = [r for r in store.epochs(run.id) if "alpha" in r]
+    if not rows:
+        return None
+    plt = _pyplot()
+    alpha = np.array([r["alpha"] for r in rows], dtype=float)  # epochs x edges x ops
+    ops = rows[-1].get("alpha_ops") or [str(k) for k in range(alpha.shape[2])]
+    edges = min(alpha.shape[1], 6)
+    epochs = [r["epoch"] + 1 for r in rows]
+    fig, axes = plt.subplots(2, max(edges, 4), figsize=(3.0 * max(edges, 4), 6.4), squeeze=False)
+    for e in range(edges):
+        ax = axes[0][e]
+        for k in range(alpha.shape[2]):
+            ax.plot(epochs, alpha[:, e, k], label=ops[k] if k < len(ops) else str(k))
+        ax.set_title(f"edge {e}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("op weight")
+    axes[0][0].legend(fontsize=6)
+    for ax in axes[0][edges:]:
+        ax.axis("off")
+    truth = sorted({k for r in rows for k in r if k.startswith("derived_") and k not in (
+        "derived_arch", "derived_parameter_free", "derived_parameter_free_share", "derived_valid_accuracy")})
+    panels = [("derived_parameter_free_share", "parameter-free share of the derived cell"),
+              (truth[0] if truth else "derived_valid_accuracy", f"derived cell: {(truth[0][8:] if truth else 'validation accuracy')}"),
+              ("hessian_eigenvalue", "dominant Hessian eigenvalue (alpha)"),
+              ("discretisation_gap", "supernet − derived accuracy (%)")]
+    for ax, (key, title) in zip(axes[1], panels):
+        points = [(r["epoch"] + 1, r[key]) for r in rows if r.get(key) is not None]
+        if points:
+            ax.plot(*zip(*points), marker="o", ms=3)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    for ax in axes[1][len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"run {run.id}: {_label(run)}")
+    path = out / f"oneshot_architecture_run{run.id}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_report(store: Store, run_ids: Sequence[int | str], out: str | Path) -> list[Path]:
     """Write CSVs of each run and plots per run kind into ``out``; returns the files written."""
     runs = [store.run(r) for r in run_ids]
@@ -184,6 +231,10 @@ def write_report(store: Store, run_ids: Sequence[int | str], out: str | Path) ->
         written.append(_plot_predict(store, by_kind["predict"], out))
     if "oneshot" in by_kind:
         written.append(_plot_oneshot(store, by_kind["oneshot"], out))
+        for run in by_kind["oneshot"]:
+            path = _plot_architecture(store, run, out)
+            if path is not None:
+                written.append(path)
     for run in by_kind.get("score", []):
         if run.result is None:
             raise StoreError(f"run {run.id} has not finished; resume it before reporting")

@@ -105,6 +105,9 @@ class OneShotRun(RunKind):
 
         # read (and cache) the images now: bad data fails before anything is stored
         self.data = training_data(data.path, data.split, config.seed, augment=data.augment)
+        if self.method.uses_validation and len(self.data.valid) < self.options.batch_size:
+            raise ConfigError(f"the validation split holds fewer than batch_size = {self.options.batch_size} images, and method "
+                              f"'{type(self.method).__name__}' takes a validation batch every step; enlarge [data] split or lower [oneshot] batch_size")
         # option errors, and a method that cannot train this supernet, surface now
         self.supernet_options = {**self.method.supernet_options(), **self.options.supernet}
         self.method.check_supernet(space.supernet(num_classes=len(self.data.classes), **self.supernet_options))

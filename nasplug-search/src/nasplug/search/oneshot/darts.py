@@ -223,7 +223,7 @@ class DARTS(OneShotMethod):
     # --- diagnostics ----------------------------------------------------------------------------
     def epoch_metrics(self, supernet: Any, evaluator: Any, rng: np.random.Generator) -> dict[str, Any]:
         c = self.config
-        out: dict[str, Any] = {"alpha": np.round(self.distribution(), 5).tolist(),
+        out: dict[str, Any] = {"alpha": self.distribution().tolist(), "alpha_ops": list(supernet.option_names[0]),
                                "supernet_valid_accuracy": evaluator.mixture_accuracy(self.distribution())}
         last = self.epoch == self.epochs - 1
         if c.hessian_every and ((self.epoch + 1) % c.hessian_every == 0 or last):

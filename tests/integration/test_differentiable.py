@@ -1,0 +1,147 @@
+"""The differentiable methods in ``oneshot`` runs on real CIFAR-10 images: every method trains and
+derives an architecture of the space, the diagnostics are stored per epoch, the report draws them,
+and a run killed with -9 mid-epoch resumes to the identical alpha trajectory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from nasplug.core.errors import NasplugError
+from nasplug.core.oneshot.checkpoints import checkpoint_path
+from nasplug.core.runs import run
+from nasplug.core.store import Store
+
+nb201 = pytest.importorskip("nasplug.spaces.nb201")
+
+METHODS = [{"name": "darts"}, {"name": "darts", "order": 2}, {"name": "gdas"}, {"name": "drnas"}, {"name": "pc_darts"},
+           {"name": "fair_darts"}, {"name": "darts_minus"}, {"name": "sdarts_rs"}, {"name": "gaea"}]
+
+
+def config(data, store, method, space="nb201", epochs=2, supernet=None, **extra):
+    return {"kind": "oneshot", "seed": 3, "space": space, "store": {"path": str(store)},
+            "data": {"path": str(data), "split": [64, 64]},
+            "oneshot": {"method": {"hessian_images": 16, "hessian_iterations": 3, "hessian_every": 2, **method},
+                        "epochs": epochs, "batch_size": 32,
+                        "supernet": supernet or {"channels": 8, "cells_per_stage": 1}, "eval_archs": 0, "bn_batches": 1,
+                        "eval_batch_size": 64, "threads": 1, **extra}}
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m["name"] + ("2" if m.get("order") == 2 else ""))
+def test_every_method_searches_two_epochs_and_derives_a_member_of_the_space(method, tiny_zip, tmp_path):
+    result = run(config(tiny_zip, tmp_path / "runs.db", method, report=["cifar10_test"]))
+    space = nb201.NB201Space()
+    derived = result.result["derived"]
+    arch = space.parse(derived["arch"])
+    assert space.contains(arch)
+    with Store(tmp_path / "runs.db") as s:
+        epochs = s.epochs(result.id)
+    assert [e["epoch"] for e in epochs] == [0, 1]
+    assert "hessian_eigenvalue" not in epochs[0] and np.isfinite(epochs[1]["hessian_eigenvalue"])  # every 2nd epoch
+    for e in epochs:
+        alpha = np.array(e["alpha"])
+        assert alpha.shape == (6, 5) and np.isfinite(alpha).all()
+        assert 0 <= e["derived_parameter_free"] <= 6
+        assert e["derived_cifar10_test"] == space.load_benchmark().query(space.parse(e["derived_arch"]), "cifar10_test")
+        assert e["discretisation_gap"] == pytest.approx(e["supernet_valid_accuracy"] - e["derived_valid_accuracy"])
+        assert e["steps"] == 2 and np.isfinite(e["train_arch_loss"])
+    # the derived architecture is what the final op distribution discretises to
+    final = np.array(epochs[-1]["alpha"])
+    include_none = method["name"] != "fair_darts"
+    assert space.canonical(nb201.NB201Space().supernet(channels=4, cells_per_stage=1).discretise(final, include_none)) \
+        == derived["arch"] == epochs[-1]["derived_arch"]
+    assert derived["cifar10_test"] == epochs[-1]["derived_cifar10_test"]
+    # alpha moved away from its near-uniform start
+    assert np.abs(np.array(epochs[0]["alpha"]) - final).max() > 0
+
+
+@pytest.mark.parametrize("method, channels", [({"name": "darts"}, 4), ({"name": "pc_darts"}, 8)], ids=["darts", "pc_darts"])
+def test_the_darts_space_search_derives_a_genotype(method, channels, tiny_zip, tmp_path):
+    pytest.importorskip("nasplug.spaces.darts")
+    from nasplug.spaces.darts import DartsSpace
+
+    result = run(config(tiny_zip, tmp_path / "runs.db", {**method, "hessian_every": 0}, space="darts", epochs=1,
+                        supernet={"channels": channels, "layers": 3}))
+    arch = DartsSpace().parse(result.result["derived"]["arch"])
+    assert DartsSpace().contains(arch)
+    assert all(op != "none" for op, _ in (*arch.normal, *arch.reduce))
+    with Store(tmp_path / "runs.db") as s:
+        assert np.array(s.epochs(result.id)[0]["alpha"]).shape == (28, 8)
+
+
+def test_report_draws_the_differentiable_diagnostics(tiny_zip, tmp_path):
+    from nasplug.core.report import write_report
+
+    result = run(config(tiny_zip, tmp_path / "runs.db", {"name": "gdas"}, report=["cifar10_test"]))
+    with Store(tmp_path / "runs.db") as s:
+        written = {p.name for p in write_report(s, [result.id], tmp_path / "report")}
+    assert {"oneshot_training.png", f"oneshot_architecture_run{result.id}.png"} <= written
+
+
+def test_bad_method_options_fail_before_anything_is_stored(tiny_zip, tmp_path):
+    with pytest.raises(NasplugError, match=r"oneshot.method.order.*1, 2"):
+        run(config(tiny_zip, tmp_path / "runs.db", {"name": "darts", "order": 3}))
+    with pytest.raises(NasplugError, match="partial_channels"):
+        run(config(tiny_zip, tmp_path / "runs.db", {"name": "pc_darts"}, supernet={"channels": 6, "cells_per_stage": 1}))
+    with pytest.raises(NasplugError, match="fewer than batch_size"):
+        run({**config(tiny_zip, tmp_path / "runs.db", {"name": "darts"}),
+             "data": {"path": str(tiny_zip), "split": [64, 16]}})
+    assert not (tmp_path / "runs.db").exists() or Store(tmp_path / "runs.db").latest_run() is None
+
+
+def _epochs_done(db):
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            return con.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_kill_9_mid_epoch_then_resume_gives_the_identical_alpha_trajectory(tiny_zip, tmp_path):
+    full, cut = tmp_path / "full.db", tmp_path / "cut.db"
+    toml = tmp_path / "run.toml"
+    toml.write_text(f"""kind = "oneshot"
+seed = 5
+[space]
+name = "nb201"
+[data]
+path = "{tiny_zip}"
+split = [192, 192]
+[oneshot]
+method = {{name = "gdas", hessian_every = 0}}
+epochs = 3
+batch_size = 32
+supernet = {{channels = 4, cells_per_stage = 1}}
+eval_archs = 0
+bn_batches = 1
+eval_batch_size = 64
+threads = 1
+""")
+    cli = [sys.executable, "-m", "nasplug.core", "run", str(toml), "--store"]
+    assert subprocess.run([*cli, str(full)], capture_output=True).returncode == 0
+    proc = subprocess.Popen([*cli, str(cut)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while _epochs_done(cut) < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the next epoch
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 1 <= _epochs_done(cut) < 3
+    out = subprocess.run([*cli, str(cut), "--resume"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    a = torch.load(checkpoint_path(full, 1), weights_only=True)
+    b = torch.load(checkpoint_path(cut, 1), weights_only=True)
+    assert all(torch.equal(x, y) for x, y in zip(a["method"]["arch_parameters"], b["method"]["arch_parameters"]))
+    with Store(full) as f, Store(cut) as c:
+        assert [e["alpha"] for e in f.epochs(1)] == [e["alpha"] for e in c.epochs(1)]
+        assert [e["epoch"] for e in c.epochs(1)] == [0, 1, 2]
+        assert f.run(1).result["derived"] == c.run(1).result["derived"]

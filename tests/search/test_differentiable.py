@@ -1,0 +1,327 @@
+"""DARTS and its family: each method's defining rule, checked against a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from nasplug.core.errors import ConfigError
+from nasplug.core.options import build_config
+from nasplug.search.oneshot import DARTS, GAEA, GDAS, PCDARTS, SDARTS, DartsMinus, DrNAS, FairDARTS
+
+nb201 = pytest.importorskip("nasplug.spaces.nb201")
+darts_space = pytest.importorskip("nasplug.spaces.darts")
+from nasplug.spaces.darts.genotype import PRIMITIVES  # noqa: E402
+from nasplug.spaces.nb201.space import OPS  # noqa: E402
+from nasplug.spaces.supernets import MixedOp, channel_shuffle  # noqa: E402
+
+
+def make(cls, supernet, device="cpu", **options):
+    method = cls(build_config(cls.Config, options, "oneshot.method"), space=nb201.NB201Space())
+    method.check_supernet(supernet)
+    method.setup(supernet, device)
+    method.start_epoch(0, 10)
+    return method
+
+
+def tiny_nb201(**options):
+    torch.manual_seed(0)
+    return nb201.NB201Space().supernet(**{"channels": 4, "cells_per_stage": 1, **options})
+
+
+def batch(n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+# --- the supernets' mixture and discretisation ------------------------------------------------
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_a_mixture_with_one_hot_weights_is_the_discrete_op(space):
+    torch.manual_seed(0)
+    if space == "nb201":
+        net = nb201.NB201Space().supernet(channels=4, cells_per_stage=1)
+        arch = nb201.NB201Space().sample(np.random.default_rng(3))
+    else:
+        net = darts_space.DartsSpace().supernet(channels=4, layers=3)
+        arch = darts_space.DartsSpace().sample(np.random.default_rng(3))
+    net.eval()
+    path = net.path_of(arch)
+    one_hot = F.one_hot(torch.tensor(path), max(net.decisions)).float()
+    x, _ = batch(4)
+    with torch.no_grad():
+        assert torch.allclose(net(x, weights=one_hot), net(x, path=path), atol=1e-6)
+        # a soft mixture is something else
+        assert not torch.allclose(net(x, weights=torch.full_like(one_hot, 1 / one_hot.shape[1])), net(x, path=path), atol=1e-3)
+
+
+def test_nb201_discretises_by_argmax_per_edge_with_none_optional():
+    w = np.full((6, 5), 0.1)
+    for e, k in enumerate([0, 1, 2, 3, 4, 0]):
+        w[e, k] = 0.5
+    w[0, 3] = 0.4  # runner-up of edge 0
+    w[5, 2] = 0.45
+    net = tiny_nb201()
+    assert net.discretise(w) == ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3", "none")
+    assert net.discretise(w, include_none=False) == ("nor_conv_3x3", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
+                                                      "avg_pool_3x3", "nor_conv_1x1")
+    assert net.parameter_free_ops(net.discretise(w)) == (4, 6)
+
+
+def test_darts_space_keeps_the_two_strongest_incoming_edges_per_node_without_none():
+    from nasplug.spaces.darts.supernet import EDGE_INDEX
+
+    w = np.full((28, 8), 0.01)
+    w[:, 0] = 0.9  # none is strongest everywhere and must never be chosen
+    # node 2 (edges from 0, 1): both kept; node 3: sources 0 and 2 beat 1; node 5: sources 4 and 1
+    plan = {(2, 0): ("sep_conv_3x3", 0.5), (2, 1): ("skip_connect", 0.3), (3, 0): ("dil_conv_3x3", 0.6),
+            (3, 1): ("max_pool_3x3", 0.2), (3, 2): ("sep_conv_5x5", 0.4), (4, 0): ("avg_pool_3x3", 0.3),
+            (4, 3): ("sep_conv_3x3", 0.35), (5, 1): ("dil_conv_5x5", 0.5), (5, 4): ("skip_connect", 0.7),
+            (5, 2): ("sep_conv_3x3", 0.1)}
+    for (node, source), (op, value) in plan.items():
+        for cell in (0, 14):
+            w[cell + EDGE_INDEX[(node, source)], PRIMITIVES.index(op)] = value
+    arch = darts_space.DartsSpace().supernet(channels=4, layers=3).discretise(w)
+    assert arch.normal == (("sep_conv_3x3", 0), ("skip_connect", 1), ("dil_conv_3x3", 0), ("sep_conv_5x5", 2),
+                           ("avg_pool_3x3", 0), ("sep_conv_3x3", 3), ("dil_conv_5x5", 1), ("skip_connect", 4))
+    assert arch.reduce == arch.normal
+
+
+def test_partial_channels_send_a_quarter_through_the_ops_and_shuffle():
+    x = torch.arange(8.0).view(1, 8, 1, 1)
+    assert channel_shuffle(x, 4).flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+    op = MixedOp([torch.nn.Identity(), torch.nn.Identity()], partial=4)
+    doubled = op(x, weights=torch.tensor([1.0, 1.0]))  # the first 2 channels doubled, the rest untouched
+    assert doubled.flatten().tolist() == [0, 2, 4, 6, 2, 3, 5, 7]  # shuffle of [0, 2 | 2, 3, 4, 5, 6, 7]
+    net = tiny_nb201(channels=8, partial_channels=4)
+    conv = next(m for m in net.cells[0].edge_ops[0].candidates[2].modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.in_channels == 2  # nor_conv_1x1 sees 8 / 4 channels
+    with pytest.raises(ConfigError, match="partial_channels"):
+        tiny_nb201(channels=6, partial_channels=4)
+
+
+# --- DARTS -------------------------------------------------------------------------------------
+def test_darts_first_order_steps_alpha_by_adam_on_the_validation_gradient():
+    net = tiny_nb201()
+    method = make(DARTS, net, arch_weight_decay=0.0)
+    alpha0 = method.alpha.detach().clone()
+    (x, y), (xv, yv) = batch(8, 1), batch(8, 2)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    loss = F.cross_entropy(net(xv, weights=torch.softmax(alpha0.clone().requires_grad_(True), -1)), yv)
+    net.load_state_dict(state)
+    a = alpha0.clone().requires_grad_(True)
+    grad = torch.autograd.grad(F.cross_entropy(net(xv, weights=torch.softmax(a, -1)), yv), a)[0]
+    net.load_state_dict(state)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)
+    out = method.train_step(net, x, y, optimizer, np.random.default_rng(0), valid=(xv, yv))
+    # Adam's first step moves every coordinate by lr * sign(grad)
+    expected = alpha0 - 3e-4 * torch.sign(grad)
+    assert torch.allclose(method.alpha.detach(), expected, atol=1e-7)
+    assert out["arch_loss"] == pytest.approx(float(loss.detach()), rel=1e-5)
+
+
+def _smooth(module):
+    """ReLU -> Softplus: a finite difference across ReLU kinks measures the kinks, not the
+    second-order machinery (the gradient in alpha jumps where an activation changes sign)."""
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.ReLU):
+            setattr(module, name, torch.nn.Softplus(beta=4))
+        else:
+            _smooth(child)
+
+
+def test_darts_second_order_gradient_matches_finite_differences():
+    from torch.func import functional_call
+
+    torch.manual_seed(0)
+    net = nb201.NB201Space().supernet(channels=2, cells_per_stage=1).double()
+    _smooth(net)
+    method = make(DARTS, net, order=2, arch_weight_decay=0.0)
+    method.alpha.data = 0.5 * torch.randn(6, 5, dtype=torch.float64)
+    method.mask = method.mask.clone()
+    (x, y), (xv, yv) = batch(6, 1), batch(6, 2)
+    x, xv = x.double(), xv.double()
+    eta, decay = 0.1, 3e-4
+    optimizer = torch.optim.SGD(net.parameters(), lr=eta, momentum=0.9, weight_decay=decay)
+    buffers = {n: b.clone() for n, b in net.named_buffers()}
+    names = [n for n, _ in net.named_parameters()]
+    params = [p.detach().clone() for _, p in net.named_parameters()]
+
+    def call(weights_of_net, inputs, op_weights):
+        state = {**dict(zip(names, weights_of_net)), **{k: v.clone() for k, v in buffers.items()}}
+        return functional_call(net, state, (inputs,), {"weights": op_weights})
+
+    def objective(alpha):  # L_val(w - eta * (grad_w L_train(w, alpha) + decay * w), alpha), exactly
+        w = [p.clone().requires_grad_(True) for p in params]
+        op_weights = torch.softmax(alpha, -1)
+        g = torch.autograd.grad(F.cross_entropy(call(w, x, op_weights), y), w, allow_unused=True)
+        unrolled = [p - eta * ((0 if gi is None else gi) + decay * p) for p, gi in zip(w, g)]
+        return float(F.cross_entropy(call(unrolled, xv, op_weights), yv).detach())
+
+    method._unrolled_gradient(net, (x, y), (xv, yv), optimizer, np.random.default_rng(0))
+    analytic = method.alpha.grad.clone()
+    numeric = torch.zeros_like(analytic)
+    h = 1e-5
+    base = method.alpha.detach().clone()
+    for i in range(6):
+        for j in range(5):
+            plus, minus = base.clone(), base.clone()
+            plus[i, j] += h
+            minus[i, j] -= h
+            numeric[i, j] = (objective(plus) - objective(minus)) / (2 * h)
+    scale = float(numeric.abs().max())
+    assert scale > 1e-4
+    assert float((analytic - numeric).abs().max()) < 2e-3 * scale, (analytic, numeric)
+    # and it is not the first-order gradient: the Hessian term matters here
+    a = base.clone().requires_grad_(True)
+    first = torch.autograd.grad(F.cross_entropy(call(params, xv, torch.softmax(a, -1)), yv), a)[0]
+    assert float((first - numeric).abs().max()) > 10 * float((analytic - numeric).abs().max())
+
+
+# --- the variants' defining rules -------------------------------------------------------------
+def test_gdas_runs_one_op_per_edge_and_its_gradient_reaches_every_alpha():
+    from collections import Counter
+
+    net = tiny_nb201()
+    method = make(GDAS, net)
+    calls: Counter = Counter()
+    for cell in net.cells:
+        for e, edge in enumerate(getattr(cell, "edge_ops", [])):
+            for k, op in enumerate(edge.candidates):
+                op.register_forward_hook(lambda *_a, key=(e, k): calls.update([key]))
+    rng = np.random.default_rng(0)
+    hard = method.train_weights(rng)
+    assert torch.equal(hard.sum(-1), torch.ones(6)) and set(hard.flatten().tolist()) == {0.0, 1.0}
+    soft = method.arch_weights(rng)
+    assert soft.requires_grad and torch.allclose(soft.detach(), F.one_hot(soft.detach().argmax(-1), 5).float())
+    x, y = batch(4)
+    loss = F.cross_entropy(net(x, weights=soft), y)
+    assert sorted(calls) == sorted((e, int(k)) for e, k in enumerate(soft.detach().argmax(-1)))  # one op per edge ran
+    loss.backward()
+    assert bool((method.alpha.grad != 0).all())  # straight-through: every logit gets a gradient
+    # the temperature falls linearly from 10 to 0.1 over the epochs
+    method.start_epoch(0, 11)
+    assert method.tau() == pytest.approx(10.0)
+    method.start_epoch(5, 11)
+    assert method.tau() == pytest.approx(5.05)
+    method.start_epoch(10, 11)
+    assert method.tau() == pytest.approx(0.1)
+
+
+def test_fair_darts_zero_one_loss_pushes_sigmoids_away_from_one_half():
+    net = tiny_nb201()
+    method = make(FairDARTS, net)
+    with torch.no_grad():
+        method.alpha.copy_(torch.linspace(-1, 1, 30).view(6, 5))
+    method.alpha.grad = None
+    method.regulariser().backward()
+    s = torch.sigmoid(method.alpha.detach())
+    expected = -10.0 * 2 * (s - 0.5) * s * (1 - s) / 30  # d/dalpha of -w * mean((sigmoid - 0.5)^2)
+    assert torch.allclose(method.alpha.grad, expected, atol=1e-7)
+    before = (s - 0.5).abs()
+    for _ in range(20):
+        method.alpha.grad = None
+        method.regulariser().backward()
+        method.arch_optimizer.step()
+    after = (torch.sigmoid(method.alpha.detach()) - 0.5).abs()
+    assert bool((after >= before).all()) and float(after.mean()) > float(before.mean()) + 1e-3
+    assert method.config.include_none is False
+
+
+def test_drnas_samples_the_dirichlet_with_pathwise_gradients_and_the_flat_anchor():
+    net = tiny_nb201()
+    method = make(DrNAS, net)
+    w = method.arch_weights(np.random.default_rng(0))
+    assert torch.allclose(w.sum(-1), torch.ones(6), atol=1e-6) and bool((w > 0).all())
+    (w * torch.arange(5.0)).sum().backward()
+    assert bool((method.alpha.grad != 0).all())
+    # same generator, same draw; the mean is (elu(alpha) + 1) normalised
+    assert torch.equal(method.train_weights(np.random.default_rng(3)), method.train_weights(np.random.default_rng(3)))
+    with torch.no_grad():
+        method.alpha.zero_()  # concentration 1 everywhere: the anchor itself, KL 0
+    assert float(method.regulariser()) == pytest.approx(0.0, abs=1e-6)
+    assert torch.allclose(method.mixture(), torch.full((6, 5), 0.2))
+    with torch.no_grad():
+        method.alpha.fill_(2.0)
+    assert float(method.regulariser()) > 0
+
+
+def test_pc_darts_normalises_the_edges_entering_each_node():
+    net = tiny_nb201(channels=8, partial_channels=4)
+    method = make(PCDARTS, net)
+    with torch.no_grad():
+        method.beta.copy_(torch.tensor([0.3, 1.0, -1.0, 0.5, 0.0, 2.0]))
+    edge = method.edge_weights().detach()
+    # NB201 edges enter nodes 1, 2, 2, 3, 3, 3
+    assert edge[0] == pytest.approx(1.0)
+    assert edge[1:3].tolist() == pytest.approx(torch.softmax(torch.tensor([1.0, -1.0]), 0).tolist())
+    assert edge[3:].tolist() == pytest.approx(torch.softmax(torch.tensor([0.5, 0.0, 2.0]), 0).tolist())
+    assert torch.allclose(method.mixture().detach().sum(-1), edge)
+    assert method.supernet_options() == {"partial_channels": 4}
+
+
+def test_darts_minus_adds_a_linearly_decaying_skip_weight():
+    net = tiny_nb201()
+    method = make(DartsMinus, net)
+    skip = OPS.index("skip_connect")
+    for epoch, beta in ((0, 1.0), (5, 0.5), (9, 0.1)):
+        method.start_epoch(epoch, 10)
+        extra = method.arch_weights(np.random.default_rng(0)).detach() - method.mixture().detach()
+        assert extra[:, skip].tolist() == pytest.approx([beta] * 6)
+        assert float(extra[:, [k for k in range(5) if k != skip]].abs().max()) == 0.0
+    assert method.distribution().sum(-1) == pytest.approx([1.0] * 6)  # derived from alpha alone
+
+
+def test_sdarts_perturbs_only_the_weight_step_within_epsilon():
+    net = tiny_nb201()
+    method = make(SDARTS, net, epsilon=0.03, epsilon_end=0.3)
+    noisy = method.train_weights(np.random.default_rng(0)) - method.mixture().detach()
+    assert float(noisy.abs().max()) <= 0.03 and float(noisy.abs().max()) > 0.02
+    assert torch.equal(method.arch_weights(np.random.default_rng(0)), method.mixture())
+    method.start_epoch(9, 10)
+    assert method.epsilon() == pytest.approx(0.3)
+
+
+def test_gaea_moves_the_weights_by_exponentiated_gradient_on_the_simplex():
+    net = tiny_nb201()
+    method = make(GAEA, net)
+    w0 = method.alpha.detach().clone()
+    assert torch.allclose(w0.sum(-1), torch.ones(6))
+    g = torch.linspace(-2, 2, 30).view(6, 5)
+    method.alpha.grad = g.clone()
+    method.arch_update()
+    expected = w0 * torch.exp(-0.1 * g)
+    expected = expected / expected.sum(-1, keepdim=True)
+    assert torch.allclose(method.alpha.detach(), expected, atol=1e-6)
+    assert torch.allclose(method.alpha.sum(-1), torch.ones(6), atol=1e-6) and bool((method.alpha > 0).all())
+
+
+def test_the_hessian_eigenvalue_is_the_dominant_eigenvalue_of_the_explicit_hessian():
+    class Valid:
+        valid = [batch(6, 4)]
+
+    torch.manual_seed(0)
+    net = nb201.NB201Space().supernet(channels=2, cells_per_stage=1).double()
+    _smooth(net)
+    method = make(DARTS, net, hessian_images=6, hessian_iterations=100)
+    method.alpha.data = 0.5 * torch.randn(6, 5, dtype=torch.float64)
+    method.mask = method.mask.clone()
+    x, y = Valid.valid[0]
+    Valid.valid = [(x.double(), y)]
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    value = method.hessian_eigenvalue(net, Valid, np.random.default_rng(0))
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())  # BN statistics restored
+    hessian = torch.autograd.functional.hessian(
+        lambda a: F.cross_entropy(net(Valid.valid[0][0], weights=torch.softmax(a, -1)), y), method.alpha.detach().clone())
+    eig = torch.linalg.eigvalsh(hessian.reshape(30, 30))
+    dominant = float(eig[eig.abs().argmax()])
+    assert value == pytest.approx(dominant, rel=1e-3)
+
+
+def test_a_method_refuses_a_supernet_it_cannot_discretise():
+    class NoDiscretise:
+        decisions = (3, 3)
+
+    with pytest.raises(ConfigError, match="discretise"):
+        DARTS(build_config(DARTS.Config, {}, "m"), space=nb201.NB201Space()).check_supernet(NoDiscretise())
