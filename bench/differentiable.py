@@ -145,6 +145,141 @@ def search(setting: str, method: str, seed: int, device: str) -> dict[str, Any]:
                        "gap": e.get("discretisation_gap"), "arch": e.get("derived_arch")} for e in epochs]}
 
 
+# --- the DARTS space ----------------------------------------------------------------------------
+#: DARTS' published cell (DARTS-V2, Liu et al. 2019, Figure 4), as the reference genotype.
+DARTS_V2 = {"normal": [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
+                       ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
+            "reduce": [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
+                       ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)]}
+PROXIES = ("synflow", "naswot")
+#: DARTS' CIFAR-10 evaluation network (36 channels, 20 cells; no auxiliary head), for parameter counts.
+EVAL_NETWORK = {"channels": 36, "layers": 20}
+
+
+def darts_space_search(setting: str, method: str, device: str) -> dict[str, Any]:
+    """A short search on a small DARTS-space supernet; the derived genotype and its size."""
+    from nasplug.core.registry import registry
+    from nasplug.core.store import Store
+
+    s = SETTINGS[setting]
+    config = {"kind": "oneshot", "seed": 0, "name": f"{method}-darts-{setting}", "space": "darts",
+              "store": {"path": str(work_dir(setting) / f"darts-space-{method}.db")},
+              "data": {"path": str(data_path()), "split": s["darts_split"], "device": device},
+              "oneshot": {"method": {**method_spec(method, setting), "hessian_every": 0}, "epochs": s["darts_epochs"],
+                          "batch_size": s["batch_size"],
+                          "supernet": {**s["darts_space"], **({"channels": 2 * s["darts_space"]["channels"]} if method == "pc_darts" and setting == "tiny" else {})},
+                          "eval_archs": 0, "eval_images": min(500, s["darts_split"][1]), "threads": 1}}
+    run_id, seconds = _run_resumably(config)
+    with Store(config["store"]["path"]) as st:
+        record, epochs = st.run(run_id), st.epochs(run_id)
+    space = registry().create("space", "darts")
+    arch = space.parse(record.result["derived"]["arch"])
+    return {"arch": space.canonical(arch), "normal": [list(g) for g in arch.normal], "reduce": [list(g) for g in arch.reduce],
+            "parameter_free_normal": sum(op in ("skip_connect", "avg_pool_3x3", "max_pool_3x3") for op, _ in arch.normal),
+            "params_m": _params_m({"normal": arch.normal, "reduce": arch.reduce}),
+            "search_seconds": float(sum(e.get("seconds", 0.0) for e in epochs))}
+
+
+def _params_m(genotype: dict[str, Any]) -> float:
+    from nasplug.core.registry import registry
+    from nasplug.spaces.darts.genotype import make_arch
+
+    space = registry().create("space", "darts")
+    arch = make_arch([tuple(g) for g in genotype["normal"]], [tuple(g) for g in genotype["reduce"]])
+    return sum(p.numel() for p in space.to_module(arch, **EVAL_NETWORK).parameters()) / 1e6
+
+
+def darts_space_proxies(setting: str, genotypes: dict[str, Any]) -> dict[str, Any]:
+    """synflow and naswot of each derived genotype (and DARTS' own), as a percentile among the
+    same scores of the first ``proxy_cells`` NB301 cells of the benchmark data (same networks,
+    same image batch, same seed)."""
+    from nasplug.core.datasets import training_data
+    from nasplug.core.interfaces.proxy import ProxyContext
+    from nasplug.core.registry import registry
+    from nasplug.spaces.darts.genotype import make_arch
+
+    s = SETTINGS[setting]
+    space = registry().create("space", "darts")
+    cells = space.load_benchmark().architectures()[: s["proxy_cells"]]
+    data = training_data(data_path(), [64, 10], 0, augment=False)
+    x, y = data.train.batch(range(64))
+    ctx = ProxyContext(seed=0, batch=(x, y), num_classes=len(data.classes))
+    targets = {name: space.parse(g["arch"]) for name, g in genotypes.items()}
+    targets["DARTS paper (V2)"] = make_arch([tuple(g) for g in DARTS_V2["normal"]], [tuple(g) for g in DARTS_V2["reduce"]])
+    out: dict[str, Any] = {name: {} for name in targets}
+    for proxy_name in PROXIES:
+        proxy = registry().create("proxy", proxy_name, space=space)
+        reference = np.array([proxy.score(c, ctx) for c in cells], dtype=float)
+        for name, arch in targets.items():
+            value = float(proxy.score(arch, ctx))
+            out[name][proxy_name] = value
+            out[name][f"{proxy_name}_percentile"] = round(100.0 * float(np.mean(reference < value)), 1)
+    out["_reference_cells"] = len(cells)
+    return out
+
+
+# --- cost ---------------------------------------------------------------------------------------
+def cost(setting: str, methods: list[str], device: str) -> dict[str, Any]:
+    """Seconds per search step on the setting's NB201 supernet: each method's ``train_step``, and
+    a plain PyTorch loop doing DARTS first order's work (an Adam step on alpha from a validation
+    batch, an SGD step on the weights from a training batch) written out by hand."""
+    import torch
+    from torch.nn import functional as F
+
+    from nasplug.core.datasets import training_data
+    from nasplug.core.options import build_config
+    from nasplug.core.registry import registry
+
+    s = SETTINGS[setting]
+    space = registry().create("space", "nb201")
+    data = training_data(data_path(), [4 * s["batch_size"], 4 * s["batch_size"]], 0, augment=False)
+    b = s["batch_size"]
+    x, y = data.train.batch(range(b))
+    xv, yv = data.valid.batch(range(b))
+    steps = s["cost_steps"]
+
+    def timed(step: Any) -> float:
+        step(-1)  # warm-up
+        started = time.perf_counter()
+        for k in range(steps):
+            step(k)
+        return (time.perf_counter() - started) / steps
+
+    out: dict[str, Any] = {}
+    torch.manual_seed(0)
+    net = space.supernet(**s["supernet"])
+    alpha = torch.nn.Parameter(1e-3 * torch.randn(6, 5))
+    adam = torch.optim.Adam([alpha], lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+    sgd = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+    def plain(_k: int) -> None:
+        adam.zero_grad()
+        F.cross_entropy(net(xv, weights=torch.softmax(alpha, -1)), yv).backward(inputs=[alpha])
+        adam.step()
+        sgd.zero_grad()
+        F.cross_entropy(net(x, weights=torch.softmax(alpha, -1).detach()), y).backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        sgd.step()
+
+    plain_seconds = timed(plain)
+    for method in methods:
+        spec = method_spec(method, setting)
+        cls = registry().load("oneshot", spec.pop("name"))
+        torch.manual_seed(0)
+        m = cls(build_config(cls.Config, spec, "oneshot.method"), space=space)
+        net = space.supernet(**{**s["supernet"], **m.supernet_options()})
+        m.setup(net, "cpu")
+        m.start_epoch(0, s["epochs"])
+        opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        seconds = timed(lambda k: m.train_step(net, x, y, opt, np.random.default_rng(k + 1), 5.0, valid=(xv, yv)))
+        out[method] = {"seconds_per_step": seconds, "vs_plain": seconds / plain_seconds}
+    base = out.get("darts", {}).get("seconds_per_step")
+    for r in out.values():
+        r["vs_darts"] = r["seconds_per_step"] / base if base else float("nan")
+    out["_plain_seconds_per_step"] = plain_seconds
+    return out
+
+
 # --- report -------------------------------------------------------------------------------------
 def _mean_std(values: list[Any]) -> str:
     v = [float(x) for x in values if x is not None and np.isfinite(float(x))]
@@ -221,18 +356,24 @@ def _plot(setting: str, by_method: dict[str, list[dict[str, Any]]]) -> None:
 
 
 def _darts_space_table(rows: dict[str, Any]) -> str:
-    out = ["| method | params (M) | synflow rank of 725 NB301 cells | naswot rank | normal cell | reduce cell |",
-           "|---|---|---|---|---|---|"]
+    out = ["| method | params (M, 36 ch x 20 cells) | param-free ops (normal) | synflow percentile among NB301 cells | naswot percentile | normal cell | reduce cell |",
+           "|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
-        out.append(f"| {name} | {r['params_m']:.3f} | {r.get('synflow_percentile', '-')} | {r.get('naswot_percentile', '-')} | "
-                   f"`{r['normal']}` | `{r['reduce']}` |")
+        fmt = lambda genes: ", ".join(f"{op}<-{src}" for op, src in genes)  # noqa: E731
+        free = sum(op in ("skip_connect", "avg_pool_3x3", "max_pool_3x3") for op, _ in r["normal"])
+        out.append(f"| {name} | {r['params_m']:.3f} | {free} | {r.get('synflow_percentile', '-')} | {r.get('naswot_percentile', '-')} | "
+                   f"{fmt(r['normal'])} | {fmt(r['reduce'])} |")
     return "\n".join(out)
 
 
 def _cost_table(rows: dict[str, Any]) -> str:
     out = ["| method | s / step | vs DARTS 1st order | vs plain PyTorch loop |", "|---|---|---|---|"]
     for name, r in rows.items():
+        if name.startswith("_"):
+            continue
         out.append(f"| {name} | {r['seconds_per_step']:.3f} | {r['vs_darts']:.2f}x | {r['vs_plain']:.2f}x |")
+    if "_plain_seconds_per_step" in rows:
+        out.append(f"| plain PyTorch DARTS 1st-order step | {rows['_plain_seconds_per_step']:.3f} | | 1.00x |")
     return "\n".join(out)
 
 
@@ -271,6 +412,19 @@ def main(argv: list[str] | None = None) -> None:
         for seed in seeds:
             if args.phase in ("all", "search"):
                 save("search", f"{method}/s{seed}", search(args.setting, method, seed, args.device))
+    if args.phase in ("all", "darts_space"):
+        genotypes = {}
+        for method in methods:
+            genotypes[method] = darts_space_search(args.setting, method, args.device)
+            save("darts_space", method, genotypes[method])
+        for name, scores in darts_space_proxies(args.setting, genotypes).items():
+            if name.startswith("_"):
+                continue
+            save("darts_space", name, {**genotypes.get(name, {"normal": DARTS_V2["normal"], "reduce": DARTS_V2["reduce"],
+                                                                 "params_m": _params_m(DARTS_V2)}), **scores})
+    if args.phase in ("all", "cost"):
+        for name, value in cost(args.setting, methods, args.device).items():
+            save("cost", name, value)
     payload = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     payload["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
     report(args.setting, payload)

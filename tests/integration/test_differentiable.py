@@ -145,3 +145,33 @@ threads = 1
         assert [e["alpha"] for e in f.epochs(1)] == [e["alpha"] for e in c.epochs(1)]
         assert [e["epoch"] for e in c.epochs(1)] == [0, 1, 2]
         assert f.run(1).result["derived"] == c.run(1).result["derived"]
+
+
+def test_the_differentiable_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, monkeypatch):
+    """bench/differentiable.py (whose ``paper`` setting runs on CUDA) in its CPU-sized ``tiny``
+    setting: the NB201 search, the DARTS-space search with zero-cost scores, and the cost phase."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    bench_dir = Path(__file__).resolve().parents[2] / "bench"
+    monkeypatch.syspath_prepend(str(bench_dir))
+    spec = importlib.util.spec_from_file_location("bench_differentiable", bench_dir / "differentiable.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    import _common
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setitem(bench.SETTINGS, "tiny", {**bench.SETTINGS["tiny"], "split": [64, 64], "proxy_cells": 4,
+                                                 "darts_split": [32, 32]})
+    monkeypatch.setattr(bench, "EVAL_NETWORK", {"channels": 4, "layers": 3})
+    bench.main(["--setting", "tiny", "--methods", "darts", "--data", str(tiny_zip)])
+    payload = json.loads((tmp_path / "results" / "differentiable_tiny.json").read_text())
+    row = payload["search"]["darts/s0"]
+    assert 0 <= row["parameter_free"] <= 6 and len(row["curve"]) == 2 and row["cifar10_test"] > 0
+    assert {"darts", "DARTS paper (V2)"} <= set(payload["darts_space"])
+    assert 0 <= payload["darts_space"]["darts"]["synflow_percentile"] <= 100
+    assert payload["cost"]["darts"]["vs_darts"] == 1.0 and payload["cost"]["_plain_seconds_per_step"] > 0
+    assert (tmp_path / "results" / "differentiable_tiny_collapse.png").is_file()
