@@ -325,3 +325,21 @@ def test_a_method_refuses_a_supernet_it_cannot_discretise():
 
     with pytest.raises(ConfigError, match="discretise"):
         DARTS(build_config(DARTS.Config, {}, "m"), space=nb201.NB201Space()).check_supernet(NoDiscretise())
+
+
+@pytest.mark.parametrize("name, options", [("nb_macro", {"channels": 4, "last_channels": 8}),
+                                           ("transnas_micro", {"base_channels": 4, "blocks_per_layer": 1})])
+def test_single_path_spaces_discretise_to_the_strongest_option_of_each_decision(name, options):
+    from nasplug.core.registry import registry
+
+    space = registry().create("space", name)
+    net = space.supernet(**options)
+    arch = space.sample(np.random.default_rng(7))
+    path = net.path_of(arch)
+    w = np.full((len(net.decisions), max(net.decisions)), 0.2)
+    for d, k in enumerate(path):
+        w[d, k] = 0.5
+    assert net.discretise(w) == net.arch_of(path) and space.contains(net.discretise(w))
+    free, total = net.parameter_free_ops(arch)
+    assert total == len(net.decisions)
+    assert free == sum(net.option_names[d][k] in net.PARAMETER_FREE for d, k in enumerate(path))

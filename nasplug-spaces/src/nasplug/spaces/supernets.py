@@ -7,8 +7,9 @@ with the chosen candidates' tensors copied in (:func:`inherit`).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -92,3 +93,33 @@ def inherit(sub: nn.Module, supernet: nn.Module, rename: Callable[[list[str]], l
     mapped by ``rename`` to the supernet's name (tensors cloned)."""
     own = supernet.state_dict()
     return {name: own[".".join(rename(name.split(".")))].clone() for name in sub.state_dict()}
+
+
+class ArgmaxDiscretise:
+    """``discretise`` and ``parameter_free_ops`` for a supernet whose every path is a member of
+    its space: the architecture of per-decision option weights is each decision's strongest
+    option. Needs ``decisions``, ``option_names`` (per decision), ``arch_of`` and ``path_of``."""
+
+    decisions: tuple[int, ...]
+    option_names: tuple[tuple[str, ...], ...]
+    #: Options without weights (a cell of only these is the collapse of DARTS).
+    PARAMETER_FREE: frozenset[str] = frozenset({"none", "skip_connect", "identity", "avg_pool_3x3", "max_pool_3x3"})
+
+    def discretise(self, weights: Any, include_none: bool = True) -> Any:
+        """The architecture whose decisions take the option of largest weight (``none`` only
+        when ``include_none``)."""
+        w = np.array(weights, dtype=float)
+        shape = (len(self.decisions), max(self.decisions))
+        if w.shape != shape:
+            raise ValueError(f"weights must be shaped {shape}, got {w.shape}")
+        for d, names in enumerate(self.option_names):
+            w[d, len(names):] = -np.inf
+            if not include_none and "none" in names:
+                w[d, names.index("none")] = -np.inf
+        return self.arch_of(tuple(int(i) for i in w.argmax(axis=1)))  # type: ignore[attr-defined]
+
+    def parameter_free_ops(self, arch: Any) -> tuple[int, int]:
+        """How many of ``arch``'s options have no weights, out of how many decisions."""
+        path = self.path_of(arch)  # type: ignore[attr-defined]
+        ops = [self.option_names[d][int(k)] for d, k in enumerate(path)]
+        return sum(op in self.PARAMETER_FREE for op in ops), len(ops)

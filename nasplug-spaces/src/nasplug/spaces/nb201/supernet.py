@@ -13,7 +13,8 @@ weight is exactly zero is skipped. ``partial_channels`` > 1 builds PC-DARTS' par
 supernet (no sub-network can be extracted from it; paths and mixtures run as usual).
 
 For differentiable methods: :attr:`NB201Supernet.option_names`, :attr:`decision_nodes` (the node
-each edge enters, for edge normalisation), :meth:`discretise` (argmax per edge) and
+each edge enters, for edge normalisation), :meth:`discretise` (argmax per edge, ``none`` included unless ``include_none`` is off, as
+NAS-Bench-201's code keeps it for DARTS) and
 :meth:`parameter_free_ops`.
 """
 
@@ -21,13 +22,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
 from nasplug.core.errors import ConfigError
 from nasplug.spaces.nb201.network import NB201Network, ResidualReduction, make_op
-from nasplug.spaces.supernets import MixedOp, check_path_or_weights, inherit, partial_channels_option
+from nasplug.spaces.supernets import ArgmaxDiscretise, MixedOp, check_path_or_weights, inherit, partial_channels_option
 from nasplug.spaces.nb201.space import EDGES, OPS, to_arch
 
 
@@ -44,7 +44,7 @@ class SuperCell(nn.Module):
         return nodes[3]  # type: ignore[return-value]
 
 
-class NB201Supernet(nn.Module):
+class NB201Supernet(ArgmaxDiscretise, nn.Module):
     """Weight-sharing NAS-Bench-201 network (``channels`` 16 and ``cells_per_stage`` 5 are the
     benchmark's sizes)."""
 
@@ -97,22 +97,6 @@ class NB201Supernet(nn.Module):
     @staticmethod
     def arch_of(path: Sequence[int]) -> tuple[str, ...]:
         return tuple(OPS[int(p)] for p in path)
-
-    @staticmethod
-    def discretise(weights: Any, include_none: bool = True) -> tuple[str, ...]:
-        """The architecture of per-edge op weights (6 x 5): the argmax op of each edge, ``none``
-        included unless ``include_none`` is off (NAS-Bench-201's code keeps it for DARTS)."""
-        w = np.array(weights, dtype=float)
-        if w.shape != (len(EDGES), len(OPS)):
-            raise ValueError(f"weights must be shaped ({len(EDGES)}, {len(OPS)}), got {w.shape}")
-        if not include_none:
-            w[:, OPS.index("none")] = -np.inf
-        return tuple(OPS[int(i)] for i in w.argmax(axis=1))
-
-    def parameter_free_ops(self, arch: Any) -> tuple[int, int]:
-        """How many of ``arch``'s ops have no weights, out of how many ops it has."""
-        ops = to_arch(arch)
-        return sum(op in self.PARAMETER_FREE for op in ops), len(ops)
 
     def extract(self, arch: Any) -> NB201Network:
         """``NB201Network(arch)`` (what ``to_module`` builds) holding this supernet's weights for

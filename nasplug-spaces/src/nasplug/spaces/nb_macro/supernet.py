@@ -17,14 +17,16 @@ from torch import nn
 from nasplug.core.errors import ConfigError
 from nasplug.spaces.nb_macro.network import OP_SPECS, STAGES, IdentityLayer, InvertedResidual, NBMacroNetwork
 from nasplug.spaces.nb_macro.space import N_LAYERS, to_nb_macro
-from nasplug.spaces.supernets import MixedOp, check_path_or_weights, inherit
+from nasplug.spaces.supernets import ArgmaxDiscretise, MixedOp, check_path_or_weights, inherit
 
 
-class NBMacroSupernet(nn.Module):
+class NBMacroSupernet(ArgmaxDiscretise, nn.Module):
     """Weight-sharing NAS-Bench-Macro network (``channels`` 32 and ``last_channels`` 1280 are the
     benchmark's)."""
 
     decisions: tuple[int, ...] = (len(OP_SPECS),) * N_LAYERS
+    #: The option names per layer (``identity`` is a projection where the shape changes).
+    option_names: tuple[tuple[str, ...], ...] = (("identity", "mbconv_k3_e3", "mbconv_k5_e6"),) * N_LAYERS
 
     def __init__(self, num_classes: int = 10, channels: int = 32, last_channels: int = 1280) -> None:
         super().__init__()

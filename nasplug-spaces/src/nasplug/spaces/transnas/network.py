@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from nasplug.core.errors import ConfigError
+from nasplug.spaces.supernets import ArgmaxDiscretise
 
 #: Edge order of the micro cell, as (to_node, from_node), matching the official string.
 CELL_EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
@@ -207,13 +208,16 @@ class SuperMicroCell(nn.Module):
         return nodes[3]  # type: ignore[return-value]
 
 
-class TransNASMicroSupernet(TransNASNetwork):
+class TransNASMicroSupernet(ArgmaxDiscretise, TransNASNetwork):
     """The TransNAS-Bench-101 micro supernet: the ``41414`` skeleton with every edge of the (shared)
     cell holding the four ops (none, skip, conv 1x1, conv 3x3); names as in
     :class:`TransNASNetwork` with ``edge_ops.<e>.candidates.<digit>``, so ``extract(arch)`` is the
     space's ``to_module(arch)`` with inherited weights."""
 
     decisions: tuple[int, ...] = (4,) * len(CELL_EDGES)
+    #: The op names per edge, and the node each edge enters (for edge normalisation).
+    option_names: tuple[tuple[str, ...], ...] = (("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"),) * len(CELL_EDGES)
+    decision_nodes: tuple[int, ...] = tuple(to for to, _ in CELL_EDGES)
 
     def __init__(self, macro_code: Sequence[int], num_classes: int = 10, base_channels: int = 64,
                  blocks_per_layer: int = 2) -> None:
