@@ -53,7 +53,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
               "darts_split": [25000, 25000], "cost_steps": 20, "proxy_cells": 725},
 }
 #: The methods, headline ones first; ``darts2`` is DARTS second order (DARTS-V2).
-METHODS = ("darts", "gdas", "darts_minus", "fair_darts", "darts2", "drnas", "pc_darts", "sdarts_rs", "gaea")
+METHODS = ("darts", "gdas", "darts_minus", "fair_darts", "darts2", "drnas", "pc_darts", "sdarts_rs", "gaea", "p_darts")
 METRICS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 #: Published NAS-Bench-201 results (CIFAR-10 / CIFAR-100 / ImageNet16-120 test accuracy, mean over
 #: the papers' seeds) with their sources.
@@ -67,6 +67,7 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "sdarts_rs": ("(not reported on NB201)", "SDARTS reports the DARTS space only"),
     "gaea": ("94.10 / 73.43 / 46.36", "GAEA (Li et al. 2021), Table 2, GAEA DARTS (ERM)"),
     "fair_darts": ("(not reported on NB201)", "Fair DARTS reports the DARTS space only"),
+    "p_darts": ("(not reported on NB201)", "P-DARTS reports the DARTS space only"),
 }
 DATA: dict[str, Path] = {}
 
@@ -85,6 +86,8 @@ def method_spec(method: str, setting: str) -> dict[str, Any]:
     s = SETTINGS[setting]
     spec: dict[str, Any] = {"name": "darts", "order": 2} if method == "darts2" else {"name": method}
     spec["hessian_images"] = s["hessian_images"]
+    if method == "p_darts" and setting == "tiny":
+        spec["depths"] = [1, 1]
     return spec
 
 

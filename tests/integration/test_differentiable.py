@@ -175,3 +175,33 @@ def test_the_differentiable_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, m
     assert 0 <= payload["darts_space"]["darts"]["synflow_percentile"] <= 100
     assert payload["cost"]["darts"]["vs_darts"] == 1.0 and payload["cost"]["_plain_seconds_per_step"] > 0
     assert (tmp_path / "results" / "differentiable_tiny_collapse.png").is_file()
+
+
+def test_p_darts_stages_rebuild_the_supernet_and_resume_across_a_stage_boundary(tiny_zip, tmp_path):
+    from nasplug.core.hookspecs import hookimpl
+    from nasplug.core.plugins import plugin_manager
+
+    method = {"name": "p_darts", "depths": [1, 2, 2], "hessian_every": 0, "warmup_fraction": 0.0}
+    full = run(config(tiny_zip, tmp_path / "full.db", method, epochs=3, report=["cifar10_test"]))
+    assert full.result["stages"] == [[1, {"cells_per_stage": 1}], [1, {"cells_per_stage": 2}], [1, {"cells_per_stage": 2}]]
+    assert full.result["parameters"] > run(config(tiny_zip, tmp_path / "flat.db", {"name": "darts"}, epochs=1)).result["parameters"]
+
+    class StopAtTheStageBoundary:
+        @hookimpl
+        def nasplug_after_epoch(self, run, epoch, metrics):
+            if epoch == 0:
+                raise KeyboardInterrupt
+
+    stopper = StopAtTheStageBoundary()
+    plugin_manager().register(stopper)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(config(tiny_zip, tmp_path / "cut.db", method, epochs=3, report=["cifar10_test"]))
+    finally:
+        plugin_manager().unregister(stopper)
+    resumed = run(config(tiny_zip, tmp_path / "cut.db", method, epochs=3, report=["cifar10_test"]), resume=True)
+    with Store(tmp_path / "full.db") as f, Store(tmp_path / "cut.db") as c:
+        a, b = f.epochs(full.id), c.epochs(resumed.id)
+    assert [e["stage"] for e in a] == [0, 1, 2] and [e["ops_allowed"] for e in a] == [5, 3, 2]
+    assert [e["alpha"] for e in a] == [e["alpha"] for e in b]
+    assert resumed.result["derived"] == full.result["derived"]

@@ -343,3 +343,64 @@ def test_single_path_spaces_discretise_to_the_strongest_option_of_each_decision(
     free, total = net.parameter_free_ops(arch)
     assert total == len(net.decisions)
     assert free == sum(net.option_names[d][k] in net.PARAMETER_FREE for d, k in enumerate(path))
+
+
+# --- P-DARTS -------------------------------------------------------------------------------------
+def pdarts(net, **options):
+    from nasplug.search.oneshot import PDARTS
+
+    method = PDARTS(build_config(PDARTS.Config, options, "oneshot.method"), space=nb201.NB201Space())
+    method.check_supernet(net)
+    return method
+
+
+def test_p_darts_grows_depth_over_even_stages_and_prunes_the_weakest_ops():
+    net = tiny_nb201()
+    method = pdarts(net)
+    assert method.stages(50) == [(17, {"cells_per_stage": 1}), (17, {"cells_per_stage": 3}), (16, {"cells_per_stage": 5})]
+    assert method.kept == [3, 2]  # the paper's 8 -> 5 -> 3, scaled to 5 ops
+    method.setup(net, "cpu")
+    with torch.no_grad():
+        method.alpha.copy_(torch.tensor([[0.0, 1.0, 2.0, 3.0, 4.0]] * 3 + [[4.0, 3.0, 2.0, 1.0, 0.0]] * 3))
+    bigger = tiny_nb201(cells_per_stage=2)
+    method.begin_stage(1, bigger)
+    assert method.mask[:3].tolist() == [[False, False, True, True, True]] * 3
+    assert method.mask[3:].tolist() == [[True, True, True, False, False]] * 3
+    assert float(method.alpha.detach().abs().max()) < 0.01  # re-initialised for the new stage
+    with torch.no_grad():
+        method.alpha.copy_(torch.tensor([[9.0, 9.0, 0.0, 1.0, 2.0]] * 6))  # masked options cannot win
+    method.begin_stage(2, bigger)
+    assert method.mask[:3].tolist() == [[False, False, False, True, True]] * 3
+    assert method.mixture()[0, :3].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_p_darts_drops_skip_connections_and_warms_up_without_architecture_steps():
+    net = tiny_nb201()
+    method = pdarts(net)
+    method.stages(30)  # 10 epochs per stage, 4 of warm-up
+    method.setup(net, "cpu")
+    skip = OPS.index("skip_connect")
+    method.start_epoch(12, 30)  # stage 1, its 3rd epoch: warm-up at the full rate
+    assert method.stage == 1 and not method.updates_architecture()
+    assert all(m.drop == {skip: 0.4} for m in net.modules() if isinstance(m, MixedOp))
+    method.start_epoch(17, 30)  # 3 epochs after the warm-up
+    assert method.updates_architecture()
+    assert net.cells[0].edge_ops[0].drop[skip] == pytest.approx(0.4 * np.exp(-0.2 * 3))
+    method.start_epoch(2, 30)
+    assert all(m.drop == {} for m in net.modules() if isinstance(m, MixedOp))  # stage 0: rate 0
+
+
+def test_p_darts_keeps_at_most_two_skip_connections():
+    class Evaluator:
+        supernet = tiny_nb201()
+
+    method = pdarts(Evaluator.supernet)
+    method.setup(Evaluator.supernet, "cpu")
+    skip = OPS.index("skip_connect")
+    logits = torch.zeros(6, 5)
+    logits[:, skip] = torch.tensor([5.0, 4.0, 3.0, 2.0, 1.5, 1.0])  # every edge prefers skip
+    logits[:, OPS.index("nor_conv_3x3")] = 1.2
+    with torch.no_grad():
+        method.alpha.copy_(logits)
+    arch = method.derive(Evaluator, np.random.default_rng(0))
+    assert arch[:2] == ("skip_connect", "skip_connect") and arch[2:] == ("nor_conv_3x3",) * 4

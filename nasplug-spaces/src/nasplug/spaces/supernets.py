@@ -31,6 +31,9 @@ class MixedOp(nn.Module):
         super().__init__()
         self.candidates = nn.ModuleList(candidates)
         self.partial, self.stride = int(partial), int(stride)
+        #: Dropout rate per option index, applied to that option's output in training mode
+        #: (P-DARTS' dropout on skip connections; see :func:`set_option_dropout`).
+        self.drop: dict[int, float] = {}
 
     def forward(self, x: torch.Tensor, choice: int | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
         if self.partial == 1:
@@ -46,16 +49,26 @@ class MixedOp(nn.Module):
             return self.candidates[choice](x)
         out: torch.Tensor | None = None
         scalars: torch.Tensor | None = None
-        for w, value, op in zip(weights, weights.tolist(), self.candidates):  # type: ignore[union-attr]
+        for k, (w, value, op) in enumerate(zip(weights, weights.tolist(), self.candidates)):  # type: ignore[union-attr]
             if value == 0.0:
                 if w.requires_grad:
                     scalars = w if scalars is None else scalars + w
                 continue
-            term = w * op(x)
+            y = op(x)
+            if self.training and self.drop.get(k, 0.0) > 0.0:
+                y = nn.functional.dropout(y, self.drop[k])
+            term = w * y
             out = term if out is None else out + term
         if out is None:
             out = self.candidates[0](x).mul(0.0)
         return out if scalars is None else out + scalars
+
+
+def set_option_dropout(supernet: nn.Module, option: int, rate: float) -> None:
+    """Dropout at ``rate`` on option ``option``'s output in every mixed op of ``supernet``."""
+    for module in supernet.modules():
+        if isinstance(module, MixedOp):
+            module.drop = {option: float(rate)} if rate > 0 else {}
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:

@@ -50,6 +50,16 @@ class OneShotMethod(Part, abc.ABC):
     def setup(self, supernet: Any, device: str) -> None:
         """Called once the supernet is built, before a checkpoint is loaded into it and the method."""
 
+    def stages(self, epochs: int) -> list[tuple[int, dict[str, Any]]]:
+        """How the run's ``epochs`` split into stages, each ``(epochs, supernet option overrides)``;
+        the run builds a fresh supernet, optimiser and learning-rate schedule for each stage and
+        calls :meth:`begin_stage` (P-DARTS' growing depth). Default: one stage."""
+        return [(epochs, {})]
+
+    def begin_stage(self, stage: int, supernet: Any) -> None:
+        """Called when stage ``stage`` (>= 1) starts on its new ``supernet``."""
+        raise NotImplementedError(f"{type(self).__name__} declares stages but does not handle their start")
+
     def start_epoch(self, epoch: int, epochs: int) -> None:
         """Called before each training epoch (0-based) of ``epochs``: schedules follow it."""
 

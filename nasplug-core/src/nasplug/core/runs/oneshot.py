@@ -111,19 +111,26 @@ class OneShotRun(RunKind):
         # option errors, and a method that cannot train this supernet, surface now
         self.supernet_options = {**self.method.supernet_options(), **self.options.supernet}
         self.method.check_supernet(space.supernet(num_classes=len(self.data.classes), **self.supernet_options))
+        #: (epochs, supernet option overrides) per stage of the method (one stage for most).
+        self.stages = [(int(n), dict(opts)) for n, opts in self.method.stages(self.options.epochs)]
+        if sum(n for n, _ in self.stages) != self.options.epochs or any(n < 1 for n, _ in self.stages):
+            raise ConfigError(f"method '{type(self.method).__name__}' splits {self.options.epochs} epochs into stages "
+                              f"{[n for n, _ in self.stages]}; raise [oneshot] epochs to at least one per stage")
+        for _, overrides in self.stages[1:]:
+            space.supernet(num_classes=len(self.data.classes), **{**self.supernet_options, **overrides})
 
     def total(self) -> int:
         return self.options.epochs
 
     # --- building blocks -------------------------------------------------------------------
-    def _optimiser(self, supernet: Any) -> tuple[Any, Any]:
+    def _optimiser(self, supernet: Any, epochs: int) -> tuple[Any, Any]:
         import torch
 
         o = self.options
         optimizer = torch.optim.SGD(supernet.parameters(), lr=o.lr, momentum=o.momentum,
                                     nesterov=o.nesterov and o.momentum > 0, weight_decay=o.weight_decay)
         if o.schedule == "cosine":
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=o.epochs, eta_min=o.min_lr)
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=o.min_lr)
         else:
             schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _epoch: 1.0)
         return optimizer, schedule
@@ -206,15 +213,27 @@ class OneShotRun(RunKind):
 
         device = data_options.device
         seed = self.config.seed
-        torch.manual_seed(seed)  # the supernet's initial weights
-        supernet = self.space.supernet(num_classes=len(self.data.classes), **self.supernet_options).to(device)
-        optimizer, schedule = self._optimiser(supernet)
-        self.method.setup(supernet, device)
+        plan = self.stages
+        first = np.cumsum([0, *[n for n, _ in plan]])  # first epoch of each stage
+
+        def stage_of(epoch: int) -> int:
+            return int(np.searchsorted(first, epoch, side="right")) - 1
+
+        def build(stage: int) -> tuple[Any, Any, Any]:
+            """A fresh supernet (weights drawn from the seed and the stage), optimiser and schedule."""
+            torch.manual_seed(seed if stage == 0 else int(derive_rng(seed, "oneshot-stage", stage).integers(2**62)))
+            options = {**self.supernet_options, **plan[stage][1]}
+            net = self.space.supernet(num_classes=len(self.data.classes), **options).to(device)
+            return (net, *self._optimiser(net, plan[stage][0]))
+
         path = checkpoint_path(run.store.path, run.id)
+        state = torch.load(path, map_location=device, weights_only=True) if path.is_file() else None
+        current = int(state.get("stage", 0)) if state is not None else 0
+        supernet, optimizer, schedule = build(current)
+        self.method.setup(supernet, device)
         history: list[dict[str, Any]] = []
         start = 0
-        if path.is_file():
-            state = torch.load(path, map_location=device, weights_only=True)
+        if state is not None:
             supernet.load_state_dict(state["supernet"])
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
@@ -229,6 +248,12 @@ class OneShotRun(RunKind):
         evaluator = SupernetEvaluator(supernet, self.data, bn_batches=o.bn_batches, batch_size=o.eval_batch_size,
                                       eval_images=o.eval_images, device=device)
         for epoch in range(start, o.epochs):
+            if stage_of(epoch) != current:  # the method's next stage: a new supernet
+                current = stage_of(epoch)
+                supernet, optimizer, schedule = build(current)
+                self.method.begin_stage(current, supernet)
+                evaluator = SupernetEvaluator(supernet, self.data, bn_batches=o.bn_batches, batch_size=o.eval_batch_size,
+                                              eval_images=o.eval_images, device=device)
             started = time.perf_counter()
             self.method.start_epoch(epoch, o.epochs)
             supernet.train()
@@ -261,11 +286,13 @@ class OneShotRun(RunKind):
             tmp = path.with_suffix(".tmp")
             torch.save({"supernet": supernet.state_dict(), "optimizer": optimizer.state_dict(),
                         "schedule": schedule.state_dict(), "method": self.method.state_dict(),
-                        "epoch": epoch, "history": history}, tmp)
+                        "epoch": epoch, "stage": current, "history": history}, tmp)
             os.replace(tmp, path)
             run.finish_epoch(epoch, metrics)
         result: dict[str, Any] = {"epochs": o.epochs, "checkpoint": str(path), "data": self.data.describe(),
-                                  "supernet": dict(self.supernet_options), "parameters": int(sum(p.numel() for p in supernet.parameters())),
+                                  "supernet": dict(self.supernet_options),
+                                  **({"stages": [[n, dict(ov)] for n, ov in self.stages]} if len(self.stages) > 1 else {}),
+                                  "parameters": int(sum(p.numel() for p in supernet.parameters())),
                                   "final": {k: v for k, v in history[-1].items() if k != "epoch"} if history else {}}
         if o.derive:
             arch = self.method.derive(evaluator, derive_rng(seed, "oneshot-derive"))

@@ -143,7 +143,7 @@ class DARTS(OneShotMethod):
 
         if valid is None:
             raise ConfigError(f"{type(self).__name__} needs a validation batch with every training batch")
-        arch_loss = self.arch_step(supernet, (x, y), valid, optimizer, rng)
+        arch_loss = self.arch_step(supernet, (x, y), valid, optimizer, rng) if self.updates_architecture() else float("nan")
         optimizer.zero_grad(set_to_none=True)
         logits = supernet(x, weights=self.train_weights(rng))
         loss = F.cross_entropy(logits, y)
@@ -153,6 +153,10 @@ class DARTS(OneShotMethod):
         optimizer.step()
         return {"loss": float(loss.detach()), "accuracy": 100.0 * float((logits.detach().argmax(1) == y).float().mean()),
                 "arch_loss": arch_loss}
+
+    def updates_architecture(self) -> bool:
+        """Whether this step updates the architecture parameters (P-DARTS warms up without)."""
+        return True
 
     def arch_step(self, supernet: Any, train: tuple[Any, Any], valid: tuple[Any, Any], optimizer: Any,
                   rng: np.random.Generator) -> float:
