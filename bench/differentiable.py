@@ -87,7 +87,7 @@ def method_spec(method: str, setting: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": "darts", "order": 2} if method == "darts2" else {"name": method}
     spec["hessian_images"] = s["hessian_images"]
     if method == "p_darts" and setting == "tiny":
-        spec["depths"] = [1, 1]
+        spec.update(depths=[1, 1], skip_dropout=[0.0, 0.4])
     return spec
 
 
@@ -271,6 +271,8 @@ def cost(setting: str, methods: list[str], device: str) -> dict[str, Any]:
         torch.manual_seed(0)
         m = cls(build_config(cls.Config, spec, "oneshot.method"), space=space)
         net = space.supernet(**{**s["supernet"], **m.supernet_options()})
+        m.check_supernet(net)
+        m.stages(s["epochs"])
         m.setup(net, "cpu")
         m.start_epoch(0, s["epochs"])
         opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, nesterov=True, weight_decay=5e-4)
