@@ -84,18 +84,34 @@ def test_data_table_selects_the_source(tmp_path, benchmarks, monkeypatch):
     assert load_batch(sample)[0].shape == (4, 3, 32, 32)
     npz = build_config(DataOptions, {"path": str(benchmarks / "images" / "cifar100_test_20.npz"), "batch_size": 3}, "data")
     assert load_batch(npz)[2] == int(np.load(npz.path)["y"][:3].max()) + 1
-    module = tmp_path / "my_images.py"
-    module.write_text("import torch\nfrom torch.utils.data import TensorDataset\n"
-                      "def build():\n    return TensorDataset(torch.ones(4, 3, 8, 8), torch.tensor([0, 1, 0, 1]))\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    dataset = build_config(DataOptions, {"source": "dataset", "path": "my_images:build", "batch_size": 2}, "data")
+    from torch.utils.data import TensorDataset
+
+    from nasplug.core import data as data_module
+    from nasplug.core.testing.distributions import install_distribution
+
+    # registered from Python ...
+    monkeypatch.setattr(data_module, "_DATASETS", {})
+    data_module.register_dataset("ones", lambda: TensorDataset(torch.ones(4, 3, 8, 8), torch.tensor([0, 1, 0, 1])))
+    dataset = build_config(DataOptions, {"source": "dataset", "path": "ones", "batch_size": 2}, "data")
     x, y, classes = load_batch(dataset)
     assert x.shape == (2, 3, 8, 8) and classes == 2
+    # ... or offered by an installed package through the entry-point group
+    install_distribution(tmp_path, "my-images", {"nasplug.datasets": {"halves": "my_images:build"}},
+                         modules={"my_images": "import torch\nfrom torch.utils.data import TensorDataset\n"
+                                               "def build():\n    return TensorDataset(torch.full((4, 3, 8, 8), 0.5), torch.tensor([0, 1, 2, 1]))\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    x, y, classes = load_batch(build_config(DataOptions, {"source": "dataset", "path": "halves", "batch_size": 4}, "data"))
+    assert classes == 3 and x.shape == (4, 3, 8, 8)
     sys.modules.pop("my_images", None)
     with pytest.raises(ConfigError, match="source"):
         build_config(DataOptions, {"source": "web"}, "data")
-    with pytest.raises(ConfigError, match="cannot be imported"):
-        load_batch(build_config(DataOptions, {"source": "dataset", "path": "no_such_module:thing"}, "data"))
+    # a config never imports code by name: "module:attribute" is refused before any import
+    sys.modules.pop("json.tool", None)
+    with pytest.raises(ConfigError, match="looks like code to import"):
+        load_batch(build_config(DataOptions, {"source": "dataset", "path": "json.tool:main"}, "data"))
+    assert "json.tool" not in sys.modules
+    with pytest.raises(ConfigError, match="names no registered dataset .known: halves, ones"):
+        load_batch(build_config(DataOptions, {"source": "dataset", "path": "nothing"}, "data"))
 
 
 def test_proxy_context_carries_device_and_classes():

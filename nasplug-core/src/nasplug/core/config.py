@@ -88,7 +88,8 @@ def _split(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
 class DataOptions:
     """An image batch for data-hungry proxies (see :mod:`nasplug.core.data`): ``source`` is
     ``"auto"`` (npz file or image folder, from ``path``), ``"npz"``, ``"folder"``, ``"dataset"``
-    (``path = "package.module:attribute"``) or ``"sample"`` (built-in photographs, no path);
+    (``path`` names a dataset registered with :func:`nasplug.core.data.register_dataset` or a
+    ``nasplug.datasets`` entry point; a config never imports code) or ``"sample"`` (built-in photographs, no path);
     ``image_size`` resizes folder/sample images; ``device`` is where proxies run ("cpu", "cuda").
 
     For runs that train networks (``oneshot``; see :mod:`nasplug.core.datasets`): ``path`` may

@@ -1,15 +1,15 @@
 """Image batches for proxies that need data.
 
 Sources (``[data] source``): an ``.npz`` file of images and labels, a folder of image files
-(one sub-folder per class, or flat), a torch ``Dataset`` (from Python, or named in the config as
-``"package.module:attribute"``), and ``"sample"``: crops of the two photographs that
+(one sub-folder per class, or flat), a torch ``Dataset`` named in the config and registered from
+Python (:func:`register_dataset`) or by an installed package (``nasplug.datasets`` entry points;
+a config never imports code by name), and ``"sample"``: crops of the two photographs that
 scikit-learn ships, a default that needs no files. Every loader returns ``(x, y, num_classes)``
 with ``x`` a normalised float NCHW tensor and ``y`` int64 labels.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -190,15 +190,41 @@ def sample_image_batch(batch_size: int = 16, num_classes: int | None = None, ima
     return _normalise(np.stack(pixels)), labels, classes
 
 
-def _import_dataset(spec: str) -> Any:
-    """The object named ``"package.module:attribute"`` (called when it is a function or class)."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(f"data.path {spec!r} must name a dataset as \"package.module:attribute\" when data.source = \"dataset\"")
-    try:
-        obj = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"data.path {spec!r} cannot be imported ({exc}); check the module and attribute names") from None
+#: Datasets registered from Python for this process (see :func:`register_dataset`).
+_DATASETS: dict[str, Any] = {}
+#: The entry-point group through which installed packages offer datasets by name.
+DATASET_GROUP = "nasplug.datasets"
+
+
+def register_dataset(name: str, dataset: Any) -> None:
+    """Make ``dataset`` (a torch-style dataset, or a callable returning one) available to runs in
+    this process as ``[data] source = "dataset"``, ``path = name``. A config names datasets; it
+    never imports code (packages offer datasets through the ``nasplug.datasets`` entry points)."""
+    if not isinstance(name, str) or not name or ":" in name:
+        raise ValueError(f"dataset name must be a non-empty string without ':', got {name!r}")
+    _DATASETS[name] = dataset
+
+
+def _named_dataset(name: str) -> Any:
+    """The dataset registered as ``name`` (called when it is a function or class)."""
+    from importlib import metadata
+
+    if ":" in name:
+        raise ConfigError(f"data.path {name!r} looks like code to import; a config only names registered datasets: register it "
+                          "from Python with nasplug.core.data.register_dataset(name, dataset), or offer it from a package "
+                          f"through a '{DATASET_GROUP}' entry point")
+    if name in _DATASETS:
+        obj = _DATASETS[name]
+    else:
+        found = [ep for ep in metadata.entry_points(group=DATASET_GROUP) if ep.name == name]
+        if not found:
+            known = sorted({*_DATASETS, *(ep.name for ep in metadata.entry_points(group=DATASET_GROUP))})
+            raise ConfigError(f"data.path {name!r} names no registered dataset (known: {', '.join(known) or 'none'}); register it "
+                              f"with nasplug.core.data.register_dataset or a '{DATASET_GROUP}' entry point")
+        try:
+            obj = found[0].load()
+        except Exception as exc:  # a broken plugin is a configuration problem, not a crash
+            raise ConfigError(f"dataset {name!r} from entry point {found[0].value!r} failed to load ({type(exc).__name__}: {exc})") from None
     is_dataset = hasattr(obj, "__getitem__") or hasattr(obj, "__iter__")
     return obj if is_dataset and not isinstance(obj, type) else obj()
 
@@ -212,7 +238,7 @@ def load_batch(data: Any) -> tuple[Any, Any, int]:
     if data.path is None:
         raise ConfigError(f"data.source = {source!r} needs data.path; set it, or use source = \"sample\"")
     if source == "dataset":
-        return batch_from_dataset(_import_dataset(data.path), data.batch_size, data.num_classes)
+        return batch_from_dataset(_named_dataset(data.path), data.batch_size, data.num_classes)
     if source == "folder" or (source == "auto" and Path(data.path).is_dir()):
         return load_image_folder(data.path, data.batch_size, data.num_classes, size)
     return load_image_batch(data.path, data.batch_size, data.num_classes)
