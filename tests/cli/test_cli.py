@@ -236,3 +236,57 @@ def test_progress_bars_stay_quiet_off_a_terminal(tmp_path):
     assert proc.returncode == 0
     assert proc.stderr == ""  # no progress bar, no warnings, when stderr is not a terminal
     assert proc.stdout.startswith("run 1 (search) finished")
+
+
+def test_a_foreign_sqlite_database_is_refused_unchanged(tmp_path, capsys):
+    import hashlib
+    import sqlite3
+
+    foreign = tmp_path / "photos.db"
+    with sqlite3.connect(foreign) as con:
+        con.execute("CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT)")
+        con.execute("INSERT INTO albums VALUES (1, 'holidays')")
+    con.close()
+    before = hashlib.sha256(foreign.read_bytes()).hexdigest()
+    for args in (("runs", "--store", foreign), ("show", "1", "--store", foreign),
+                 ("run", write(tmp_path, SEARCH.format(store=foreign)))):
+        code, _, err = cli(capsys, *args)
+        assert_one_line_error(code, err, "another application's SQLite database", "albums", "nothing was changed")
+    assert hashlib.sha256(foreign.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos.db", "run.toml"]  # no -wal / -shm left behind
+
+
+def test_read_only_commands_do_not_write_to_the_store(tmp_path, capsys):
+    import hashlib
+
+    store = tmp_path / "cli.db"
+    assert cli(capsys, "run", write(tmp_path, SEARCH.format(store=store)))[0] == 0
+    digest = hashlib.sha256(store.read_bytes()).hexdigest()
+    for args in (("runs", "--store", store), ("show", "1", "--store", store)):
+        assert cli(capsys, *args)[0] == 0
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
+    import sqlite3
+
+    from nasplug.core.store import Store
+
+    with Store(store, read_only=True) as s, pytest.raises(sqlite3.OperationalError, match="readonly"):
+        s._db.execute("CREATE TABLE t (x)")  # the connection itself cannot write
+
+
+def test_a_store_made_before_application_ids_still_opens(tmp_path, capsys):
+    import sqlite3
+
+    from nasplug.core.store import APPLICATION_ID, Store
+
+    store = tmp_path / "old.db"
+    assert cli(capsys, "run", write(tmp_path, SEARCH.format(store=store)))[0] == 0
+    with sqlite3.connect(store) as con:
+        con.execute("PRAGMA application_id=0")  # as stores were written before
+    con.close()
+    code, out, _ = cli(capsys, "runs", "--store", store)
+    assert code == 0 and "finished" in out
+    with Store(store) as s:
+        assert s.latest_run().status == "finished"
+    with sqlite3.connect(store) as con:
+        assert con.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID  # marked on the next write
+    con.close()

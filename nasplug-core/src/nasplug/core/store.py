@@ -22,6 +22,11 @@ import attrs
 from nasplug.core.errors import StoreError
 
 SCHEMA_VERSION = 1
+#: SQLite ``application_id`` of a nasplug store ("NASP"), written when a store is created, so a
+#: store is told from another application's database without guessing.
+APPLICATION_ID = 0x4E415350
+#: The tables of a nasplug store (a database holding any other table is not ours).
+_TABLES = frozenset({"meta", "runs", "evaluations", "rounds", "epochs", "sqlite_sequence"})
 
 #: The store path of the run being built (the runner sets it while it builds the run's parts),
 #: so a part that refers to another run of the same store (``from_run``) finds it.
@@ -132,25 +137,62 @@ class RoundRecord:
 class Store:
     """A SQLite database of runs. Safe to open from several processes (WAL, busy timeout)."""
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False) -> None:
+        """Open (``create``: or create) the store at ``path``. ``read_only`` opens it without
+        write access (``mode=ro``; listing and showing work on read-only files and folders) and
+        implies ``create=False``. A database of another application is refused before anything
+        is written to it."""
         self.path = Path(path)
-        if not create and not self.path.exists():
+        if (read_only or not create) and not self.path.exists():
             raise StoreError(f"no result store at {self.path}; run a config first or pass --store PATH")
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise StoreError(f"store path {self.path} is a folder; give a file path such as {self.path / 'runs.db'}")
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            if not read_only and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {self.path.parent} ({exc.strerror}); choose a writable --store path") from None
+        try:
+            if read_only:
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+            else:
+                self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+            self._check_ours()
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if read_only:
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError as exc:
+            if read_only or "readonly" in str(exc) or "unable to open" in str(exc):
+                raise StoreError(f"cannot open the store {self.path} ({exc}); check that the file and its folder are readable"
+                                 f"{'' if read_only else ' and writable'}") from None
+            raise StoreError(f"{self.path} is not a nasplug result store ({exc}); choose another store path") from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a nasplug result store ({exc}); choose another store path") from None
-        if row is None:
+        if row is None and not read_only:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
+        elif row is not None and int(row[0]) != SCHEMA_VERSION:
             raise StoreError(f"{self.path} has store schema {row[0]}, this nasplug reads {SCHEMA_VERSION}; use a new store path")
+
+    def _check_ours(self) -> None:
+        """Refuse a database that another application made (read before anything is written):
+        ours carries :data:`APPLICATION_ID`; an older store without it is recognised by holding
+        only nasplug's tables and its ``meta`` row; an empty database becomes a new store."""
+        app = int(self._db.execute("PRAGMA application_id").fetchone()[0])
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if app == APPLICATION_ID or not tables:
+            return
+        if app == 0 and tables <= _TABLES and "meta" in tables and \
+                self._db.execute("SELECT 1 FROM meta WHERE key='schema_version'").fetchone() is not None:
+            return
+        listing = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(f"{self.path} is another application's SQLite database (tables: {listing}), not a nasplug result store; "
+                         "nothing was changed; choose another store path")
 
     def close(self) -> None:
         self._db.close()

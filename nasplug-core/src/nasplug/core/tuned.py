@@ -59,6 +59,6 @@ def resolve_config_from(config: Any, store_path: str | Path) -> Any:
     config hash) keeps ``config_from``."""
     if not _mentions_config_from(config.parts):
         return config
-    with Store(store_path, create=False) as store:
+    with Store(store_path, read_only=True) as store:
         parts = {key: _resolve(table, store, key) for key, table in config.parts.items()}
     return attrs.evolve(config, parts=parts)

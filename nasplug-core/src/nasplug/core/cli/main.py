@@ -152,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from nasplug.core.store import Store
 
-    with Store(_store_path(args), create=False) as store:
+    with Store(_store_path(args), read_only=True) as store:
         runs = store.runs()
         if args.format == "json":
             print(_json([{"id": r.id, "kind": r.kind, "name": r.name, "status": r.status, "seed": r.seed,
@@ -169,7 +169,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from nasplug.core.config import COMMON_TABLES, TOP_KEYS
     from nasplug.core.store import Store
 
-    with Store(_store_path(args), create=False) as store:
+    with Store(_store_path(args), read_only=True) as store:
         run = store.run(args.run)
         evaluations = store.count_evaluations(run.id)
         rounds = store.rounds(run.id)
@@ -194,7 +194,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from nasplug.core.report import write_report
     from nasplug.core.store import Store
 
-    with Store(_store_path(args), create=False) as store:
+    with Store(_store_path(args), read_only=True) as store:
         for path in write_report(store, args.runs, args.out):
             print(path)
     return 0

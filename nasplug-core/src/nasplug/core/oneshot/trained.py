@@ -51,7 +51,7 @@ def _load(store_path: str, run_id: int, eval_images: int | None, bn_batches: int
     from nasplug.core.oneshot.checkpoints import checkpoint_path
     from nasplug.core.store import Store
 
-    with Store(store_path, create=False) as store:
+    with Store(store_path, read_only=True) as store:
         record = store.run(run_id)
     if record.kind != "oneshot":
         raise StoreError(f"run {run_id} in {store_path} is a {record.kind} run; from_run must name a oneshot run")
