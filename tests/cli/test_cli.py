@@ -214,7 +214,19 @@ def test_resume_with_a_different_config(tmp_path, capsys):
     assert cli(capsys, "run", write(tmp_path, SEARCH.format(store=store)))[0] == 0
     other = write(tmp_path, SEARCH.format(store=store).replace("queries = 12", "queries = 13"), "other.toml")
     code, _, err = cli(capsys, "run", other, "--resume")
-    assert_one_line_error(code, err, "different config", "run without --resume")
+    assert_one_line_error(code, err, "no run in", "was made from this config", "run without --resume")
+    # a shared store: the latest run is another config's, so --resume must be told which run
+    assert cli(capsys, "run", other)[0] == 0
+    first = write(tmp_path, SEARCH.format(store=store), "first.toml")
+    code, _, err = cli(capsys, "run", first, "--resume")
+    assert_one_line_error(code, err, "latest run", "(run 2) was made from a different config", "runs made from this config: 1",
+                          "--run ID")
+    code, out, _ = cli(capsys, "run", first, "--resume", "--run", "1")
+    assert code == 0 and "run 1 (search) resumed and finished" in out
+    code, _, err = cli(capsys, "run", first, "--resume", "--run", "2")
+    assert_one_line_error(code, err, "run 2", "different config")
+    code, _, err = cli(capsys, "run", first, "--run", "1")  # --run alone is not silently ignored
+    assert_one_line_error(code, err, "--run 1 names a run to continue; add --resume")
 
 
 def test_missing_config_file(tmp_path, capsys):

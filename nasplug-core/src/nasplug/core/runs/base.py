@@ -157,6 +157,8 @@ def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_i
         config = RunConfig.from_dict(config, registry=reg)
     if config.seeds is not None:
         raise ConfigError("this config lists seeds (a run per seed); run it with nasplug.core.runs.run_seeds or 'nasplug run', or give one seed")
+    if run_id is not None and not resume:
+        raise ConfigError(f"--run {run_id} names a run to continue; add --resume (or drop --run to start a new run)")
     config = resolve_config_from(config, Path(store_path or config.store.path))
     token = current_store.set(str(store_path or config.store.path))
     try:
@@ -173,6 +175,13 @@ def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_i
             target = store.run(run_id) if run_id is not None else store.latest_run()
             if target is None:
                 raise StoreError(f"nothing to resume in {path}: it holds no runs; run without --resume")
+            if run_id is None and target.config_hash != config.config_hash:
+                same = [r.id for r in store.runs() if r.config_hash == config.config_hash]
+                if same:
+                    raise StoreError(f"the latest run in {path} (run {target.id}) was made from a different config; runs made from this "
+                                     f"config: {', '.join(map(str, same[-10:]))}; pass --run ID to say which to continue")
+                raise StoreError(f"no run in {path} was made from this config (the latest, run {target.id}, has config hash "
+                                 f"{target.config_hash}, this config {config.config_hash}); run without --resume")
             if target.config_hash != config.config_hash:
                 raise StoreError(
                     f"run {target.id} in {path} was made from a different config (hash {target.config_hash}, this config {config.config_hash}); resume with the original config or run without --resume")
