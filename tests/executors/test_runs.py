@@ -208,3 +208,37 @@ def test_unreachable_scheduler_is_a_config_error(benchmarks, tmp_path):
     config = score_config(tmp_path, {"name": "dask", "address": "tcp://127.0.0.1:9", "timeout": 1}, archs=2)
     with pytest.raises(ConfigError, match="cannot reach the dask scheduler"):
         run(config)
+
+
+def test_a_run_whose_evaluations_all_fail_ends_failed_with_the_first_error(tmp_path, capsys):
+    from nasplug.core.errors import RunFailedError
+    from nasplug.core.interfaces.proxy import Proxy
+    from nasplug.core.testing import ToySpace
+
+    class AlwaysFails(Proxy):
+        def score(self, arch, ctx):
+            raise ValueError(f"image shape does not fit {self.space.canonical(arch)}")
+
+    reg = Registry()
+    reg.register("space", "toy", ToySpace)
+    reg.register("proxy", "always-fails", AlwaysFails)
+    reg.register("proxy", "fails-sometimes", FailsSometimes)
+    config = {"kind": "score", "space": "toy", "proxy": "always-fails", "score": {"archs": 8},
+              "executor": {"name": "local", "on_error": "record"}, "store": {"path": str(tmp_path / "f.db")}}
+    with pytest.raises(RunFailedError, match=r"run 1: 8 of 8 evaluations failed .fail_share = 1.; the first: ValueError: image shape"):
+        run(config, registry=reg)
+    with Store(tmp_path / "f.db") as store:
+        record = store.run(1)
+        assert record.status == "failed" and record.result["failed"] == 8 and store.count_evaluations(1) == 8
+        assert record.result["error"].startswith("ValueError: image shape does not fit")
+    # some failures are fine by default; a stricter share fails the run
+    sometimes = {**config, "proxy": "fails-sometimes", "score": {"archs": 40}, "store": {"path": str(tmp_path / "s.db")}}
+    result = run(sometimes, registry=reg)
+    assert 0 < result.result["failed"] < 40
+    with pytest.raises(RunFailedError, match="fail_share = 0.1"):
+        run({**sometimes, "fail_share": 0.1, "store": {"path": str(tmp_path / "t.db")}}, registry=reg)
+    from nasplug.core.errors import ConfigError
+
+    for bad in (0, 1.5, float("nan"), "all"):
+        with pytest.raises(ConfigError, match="fail_share"):
+            run({**sometimes, "fail_share": bad}, registry=reg)

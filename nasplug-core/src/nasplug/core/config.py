@@ -39,9 +39,9 @@ from nasplug.core.options import (
 )
 
 COMMON_TABLES = ("space", "benchmark", "store", "executor", "data")
-TOP_KEYS = ("kind", "seed", "seeds", "name")
+TOP_KEYS = ("kind", "seed", "seeds", "name", "fail_share")
 #: Tables that do not change results, left out of the config hash (resume may change them).
-NON_RESULT_TABLES = ("store", "executor", "name")
+NON_RESULT_TABLES = ("store", "executor", "name", "fail_share")
 
 
 def parse_seeds(value: Any, key: str = "seeds") -> tuple[int, ...]:
@@ -123,6 +123,9 @@ class RunConfig:
     data: DataOptions
     #: A multi-seed run's seeds (``seeds = [0, 1, 2]`` or ``"0-19"``): see :mod:`nasplug.core.runs.seeds`.
     seeds: tuple[int, ...] | None = None
+    #: The run ends ``failed`` (exit status 2) when at least this share of its evaluations failed
+    #: (default 1: only when every one did).
+    fail_share: float = 1.0
 
     @property
     def config_hash(self) -> str:
@@ -163,6 +166,9 @@ class RunConfig:
         seeds = parse_seeds(raw["seeds"]) if "seeds" in raw else None
         if seeds is not None and "seed" in raw:
             raise ConfigError("config keys 'seed' and 'seeds' are both set; keep 'seeds' for a run per seed, or 'seed' for one run")
+        fail_share = raw.get("fail_share", 1.0)
+        if isinstance(fail_share, bool) or not isinstance(fail_share, (int, float)) or not 0.0 < fail_share <= 1.0:
+            raise ConfigError(f"config key 'fail_share' must be a number in (0, 1] (the share of failed evaluations that fails the run), got {fail_share!r}")
         name = raw.get("name", kind)
         if not isinstance(name, str) or not name:
             raise ConfigError(f"config key 'name' must be a non-empty string, got {name!r}")
@@ -194,7 +200,7 @@ class RunConfig:
             benchmark=build_config(BenchmarkOptions, table("benchmark"), "benchmark"),
             store=build_config(StoreOptions, table("store"), "store"),
             data=build_config(DataOptions, table("data"), "data"),
-            seeds=seeds,
+            seeds=seeds, fail_share=float(fail_share),
         )
 
 

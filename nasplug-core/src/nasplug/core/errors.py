@@ -37,3 +37,7 @@ class BudgetError(NasplugError, ValueError):
 
 class StoreError(NasplugError, RuntimeError):
     """The result store cannot serve the request: unknown run id, foreign database, bad resume."""
+
+
+class RunFailedError(NasplugError, RuntimeError):
+    """A run finished, but too many of its evaluations failed (``fail_share``) to trust it."""

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Mapping
 import attrs
 
 from nasplug.core.config import RunConfig, load_config
-from nasplug.core.errors import ConfigError, StoreError
+from nasplug.core.errors import ConfigError, RunFailedError, StoreError
 from nasplug.core.hookspecs import hookimpl
 from nasplug.core.interfaces.base import Part
 from nasplug.core.interfaces.space import SearchSpace
@@ -137,6 +137,22 @@ def build_kind(config: RunConfig, reg: Registry) -> RunKind:
         return reg.load("run", config.kind)(config, reg, space)
 
 
+def _too_many_failures(store: Store, rid: int, share: float, result: dict[str, Any]) -> str | None:
+    """The error of a run in which at least ``share`` of the evaluations failed (noted in
+    ``result`` too), or ``None``."""
+    total = store.count_evaluations(rid)
+    if not total:
+        return None
+    failures = store.failures(rid)
+    if len(failures) < share * total:
+        return None
+    first = str(failures[0].info.get("error") or "unknown error").strip().splitlines()
+    first_line = first[0] if first else "unknown error"
+    result.update(failed=len(failures), error=first_line)
+    return (f"run {rid}: {len(failures)} of {total} evaluations failed (fail_share = {share:g}); the first: {first_line}; "
+            f"fix the cause and start a new run (the evaluations are kept in the store; 'nasplug show {rid}')")
+
+
 def run(config: RunConfig | Mapping[str, Any] | str | Path, *, resume: bool = False, run_id: int | None = None,
         store_path: str | Path | None = None, registry: Registry | None = None) -> RunResult:
     """Execute a run described by ``config`` (a ``RunConfig``, a dict, or a TOML file path).
@@ -197,11 +213,13 @@ def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_i
         recorder = StoreRecorder(store)
         pm.register(recorder)
         started = time.perf_counter()
+        failure: str | None = None
         try:
             pm.hook.nasplug_run_start(run=ctx)
             result = kind.execute(ctx)
             result["run_seconds"] = round(time.perf_counter() - started, 3)
-            store.set_status(rid, "finished", result)
+            failure = _too_many_failures(store, rid, config.fail_share, result)
+            store.set_status(rid, "failed" if failure else "finished", result)
             pm.hook.nasplug_run_end(run=ctx, result=result)
         except KeyboardInterrupt:
             store.set_status(rid, "interrupted")
@@ -212,6 +230,8 @@ def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_i
         finally:
             pm.unregister(recorder)
             executor.close()
+        if failure:
+            raise RunFailedError(failure)
         return RunResult(rid, config.kind, str(path), result, resumed=resume)
     finally:
         store.close()
