@@ -12,7 +12,10 @@ import contextlib
 import contextvars
 import json
 import math
+import os
+import socket
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -26,7 +29,7 @@ SCHEMA_VERSION = 1
 #: store is told from another application's database without guessing.
 APPLICATION_ID = 0x4E415350
 #: The tables of a nasplug store (a database holding any other table is not ours).
-_TABLES = frozenset({"meta", "runs", "evaluations", "rounds", "epochs", "sqlite_sequence"})
+_TABLES = frozenset({"meta", "runs", "evaluations", "rounds", "epochs", "leases", "sqlite_sequence"})
 
 #: The store path of the run being built (the runner sets it while it builds the run's parts),
 #: so a part that refers to another run of the same store (``from_run``) finds it.
@@ -73,7 +76,17 @@ CREATE TABLE IF NOT EXISTS epochs (
     created REAL NOT NULL,
     PRIMARY KEY (run_id, epoch)
 );
+CREATE TABLE IF NOT EXISTS leases (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    heartbeat REAL NOT NULL
+);
 """
+#: A run's lease is live while its process beats at least this often (seconds) ...
+HEARTBEAT_SECONDS = 5.0
+#: ... and stale once its last beat is older than this (or, on the same host, its process is gone).
+LEASE_SECONDS = 30.0
 
 
 def _num(value: float | None) -> float:
@@ -267,6 +280,39 @@ class Store:
         self._db.execute("UPDATE runs SET status=?, updated=?, result=COALESCE(?, result) WHERE id=?",
                          (status, time.time(), dumps(result) if result is not None else None, run_id))
 
+    # --- leases: one live process per run -----------------------------------------------------
+    def acquire_lease(self, run_id: int) -> None:
+        """Take run ``run_id`` for this process, or fail (``StoreError`` naming the holder) while
+        another live process holds it. A lease whose heartbeat stopped (or whose process is gone,
+        on this host) is taken over."""
+        host, pid = socket.gethostname(), os.getpid()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT host, pid, heartbeat FROM leases WHERE run_id=?", (run_id,)).fetchone()
+            if row is not None and (row[0], row[1]) != (host, pid) and _lease_alive(*row):
+                seen = time.time() - row[2]
+                raise StoreError(f"run {run_id} in {self.path} is being run by process {row[1]} on {row[0]} (last seen {seen:.0f} s ago); "
+                                 f"wait for it to end or stop it (a run silent for {LEASE_SECONDS:.0f} s can be resumed)")
+            self._db.execute("INSERT OR REPLACE INTO leases VALUES (?,?,?,?)", (run_id, host, pid, time.time()))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def release_lease(self, run_id: int) -> None:
+        self._db.execute("DELETE FROM leases WHERE run_id=? AND host=? AND pid=?", (run_id, socket.gethostname(), os.getpid()))
+
+    def effective_status(self, run: "RunRecord") -> str:
+        """The run's status, with a ``running`` run whose lease is gone or stale shown as
+        ``interrupted`` (its process was killed or lost)."""
+        if run.status != "running":
+            return run.status
+        try:
+            row = self._db.execute("SELECT host, pid, heartbeat FROM leases WHERE run_id=?", (run.id,)).fetchone()
+        except sqlite3.OperationalError:  # a store from before leases
+            row = None
+        return "running" if row is not None and _lease_alive(*row) else "interrupted"
+
     # --- evaluations ----------------------------------------------------------------------
     def add_evaluation(self, record: EvaluationRecord) -> None:
         """Commit one evaluation. Adding the same ``(run, seq)`` twice is an error, so a resumed
@@ -316,3 +362,44 @@ class Store:
         yield "evaluations", [attrs.asdict(e) for e in self.evaluations(run_id)]
         yield "rounds", [attrs.asdict(r) for r in self.rounds(run_id)]
         yield "epochs", self.epochs(run_id)
+
+
+def _lease_alive(host: str, pid: int, heartbeat: float) -> bool:
+    if time.time() - heartbeat > LEASE_SECONDS:
+        return False
+    if host == socket.gethostname():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, owned by another user
+            return True
+    return True
+
+
+class Heartbeat:
+    """Keeps run ``run_id``'s lease fresh from a background thread (its own connection) until
+    :meth:`stop`."""
+
+    def __init__(self, path: str | Path, run_id: int, every: float = HEARTBEAT_SECONDS) -> None:
+        self.path, self.run_id, self.every = str(path), run_id, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"nasplug-heartbeat-{run_id}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            host, pid = socket.gethostname(), os.getpid()
+            while not self._stop.wait(self.every):
+                try:
+                    db.execute("UPDATE leases SET heartbeat=? WHERE run_id=? AND host=? AND pid=?",
+                               (time.time(), self.run_id, host, pid))
+                except sqlite3.Error:  # a busy store: the next beat tries again
+                    pass
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -155,13 +155,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
     with Store(_store_path(args), read_only=True) as store:
         runs = store.runs()
         if args.format == "json":
-            print(_json([{"id": r.id, "kind": r.kind, "name": r.name, "status": r.status, "seed": r.seed,
+            print(_json([{"id": r.id, "kind": r.kind, "name": r.name, "status": store.effective_status(r), "seed": r.seed,
                                "evaluations": store.count_evaluations(r.id), "created": r.created} for r in runs], indent=2))
             return 0
         print(f"{'id':>4}  {'kind':<8} {'status':<12} {'evals':>6}  {'seed':>5}  {'created':<19}  name")
         for r in runs:
             created = datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M:%S")
-            print(f"{r.id:>4}  {r.kind:<8} {r.status:<12} {store.count_evaluations(r.id):>6}  {r.seed:>5}  {created}  {r.name}")
+            print(f"{r.id:>4}  {r.kind:<8} {store.effective_status(r):<12} {store.count_evaluations(r.id):>6}  {r.seed:>5}  {created}  {r.name}")
     return 0
 
 
@@ -174,12 +174,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         evaluations = store.count_evaluations(run.id)
         rounds = store.rounds(run.id)
         if args.format == "json":
-            print(_json({"id": run.id, "kind": run.kind, "name": run.name, "status": run.status, "seed": run.seed,
+            print(_json({"id": run.id, "kind": run.kind, "name": run.name, "status": store.effective_status(run), "seed": run.seed,
                               "config_hash": run.config_hash, "config": run.config, "evaluations": evaluations,
                               "rounds": [{"round": r.round, "metrics": r.metrics} for r in rounds],
                               "result": run.result}, indent=2, default=str))
             return 0
-        print(f"run {run.id} ({run.kind}, {run.status}) '{run.name}' seed {run.seed}, config {run.config_hash}")
+        print(f"run {run.id} ({run.kind}, {store.effective_status(run)}) '{run.name}' seed {run.seed}, config {run.config_hash}")
         print("  parts: " + ", ".join(f"{k}={v.get('name') if isinstance(v, dict) else v}" for k, v in run.config.items()
                                       if k == "space" or k not in (*TOP_KEYS, *COMMON_TABLES, run.kind)))
         print(f"  evaluations stored: {evaluations}")

@@ -25,7 +25,7 @@ from nasplug.core.interfaces.space import SearchSpace
 from nasplug.core.plugins import plugin_manager
 from nasplug.core.registry import Registry, using
 from nasplug.core.registry import registry as default_registry
-from nasplug.core.store import EvaluationRecord, Store, current_store
+from nasplug.core.store import Heartbeat, EvaluationRecord, Store, current_store
 from nasplug.core.tuned import resolve_config_from
 
 
@@ -204,9 +204,12 @@ def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_i
             if target.status == "finished":
                 return RunResult(target.id, target.kind, str(path), target.result or {}, resumed=True)
             rid = target.id
+            store.acquire_lease(rid)  # refused while another live process runs it
             store.set_status(rid, "running")
         else:
             rid = store.create_run(config.kind, config.name, config.raw, config.config_hash, config.seed)
+            store.acquire_lease(rid)
+        heartbeat = Heartbeat(path, rid)
         ctx = RunContext(id=rid, kind=config.kind, name=config.name, config=config, space=space, store=store,
                          registry=reg, executor=executor, resumed=resume, total=kind.total(), unit=kind.unit)
         pm = plugin_manager()
@@ -230,6 +233,8 @@ def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_i
         finally:
             pm.unregister(recorder)
             executor.close()
+            heartbeat.stop()
+            store.release_lease(rid)
         if failure:
             raise RunFailedError(failure)
         return RunResult(rid, config.kind, str(path), result, resumed=resume)
