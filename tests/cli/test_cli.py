@@ -302,3 +302,32 @@ def test_a_store_made_before_application_ids_still_opens(tmp_path, capsys):
     with sqlite3.connect(store) as con:
         assert con.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID  # marked on the next write
     con.close()
+
+
+def test_file_system_and_damaged_file_errors_are_one_line(tmp_path, capsys, benchmarks):
+    import numpy as np
+
+    store = tmp_path / "cli.db"
+    assert cli(capsys, "run", write(tmp_path, SEARCH.format(store=store)))[0] == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    code, _, err = cli(capsys, "report", "1", "--store", store, "--out", blocker)
+    assert_one_line_error(code, err, "report folder", "is a file")
+    code, _, err = cli(capsys, "run", write(tmp_path, SEARCH.format(store=blocker / "r.db"), "b.toml"))
+    assert_one_line_error(code, err, "store's folder", "is a file")
+    # a gzip damaged in the middle (zlib.error), as a benchmark table
+    data = bytearray((benchmarks / "nb201" / "nb201.csv.gz").read_bytes()[:200_000])
+    data[5000:6000] = bytes(b ^ 0x5A for b in data[5000:6000])
+    (tmp_path / "damaged.csv.gz").write_bytes(bytes(data))
+    bench = SEARCH.format(store=tmp_path / "d.db").replace('name = "proxy"\nproxy = "params"', 'name = "benchmark"\nmetric = "cifar10_test"')
+    code, _, err = cli(capsys, "run", write(tmp_path, bench + f'[benchmark]\npath = "{tmp_path / "damaged.csv.gz"}"\n', "d.toml"))
+    assert_one_line_error(code, err, "cannot read NAS-Bench-201 table", "damaged.csv.gz")
+    # npz files that hold no images
+    np.savez(tmp_path / "empty.npz")
+    np.savez(tmp_path / "text.npz", x=np.array([["a", "b"]]), y=np.array([0]))
+    for name, fragment in (("empty.npz", "is not an npz with arrays 'x' and 'y'"), ("text.npz", "x must be 4-D images")):
+        score = (f'kind = "score"\nseed = 0\n[space]\nname = "nb201"\n[proxy]\nname = "naswot"\n[data]\npath = "{tmp_path / name}"\n'
+                 f'[score]\narchs = 2\n[store]\npath = "{tmp_path / "s.db"}"\n')
+        code, _, err = cli(capsys, "run", write(tmp_path, score, "s.toml"))
+        assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "s.db").exists() and not (tmp_path / "d.db").exists()

@@ -210,7 +210,12 @@ def write_report(store: Store, run_ids: Sequence[int | str], out: str | Path) ->
     """Write CSVs of each run and plots per run kind into ``out``; returns the files written."""
     runs = [store.run(r) for r in run_ids]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"report folder {out} is a file; give --out a folder (new or existing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the report folder {out} ({exc.strerror}); give --out a writable folder") from None
     written: list[Path] = []
     for run in runs:
         for table, rows in store.iter_tables(run.id):

@@ -160,6 +160,8 @@ class Store:
             raise StoreError(f"no result store at {self.path}; run a config first or pass --store PATH")
         if self.path.is_dir():
             raise StoreError(f"store path {self.path} is a folder; give a file path such as {self.path / 'runs.db'}")
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise StoreError(f"the store's folder {self.path.parent} is a file; choose another --store path")
         try:
             if not read_only and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)

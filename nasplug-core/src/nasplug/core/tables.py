@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import threading
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence, TypeVar
 
@@ -30,7 +31,7 @@ def read_text(path: Path, what: str, fix: str) -> str:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
         return raw.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:  # a damaged gzip raises any of these
         raise BenchmarkError(f"cannot read {what} {path}: {exc}; {fix}") from None
 
 

@@ -265,6 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the file system refused (permissions, a full disk, a file where a folder was expected)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; check the path, its permissions and free space", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any, Hashable
 
@@ -67,7 +68,7 @@ def read_benchmark(path: Path) -> NB301Benchmark:
     """Read the JSON file at ``path``; no caching."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BenchmarkError(f"cannot read NAS-Bench-301 subset {path}: {exc}; point benchmark.path at suite_zero_subset.json") from None
     if not isinstance(data, dict) or not data or not all(isinstance(v, dict) for v in data.values()):
         raise BenchmarkError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Hashable
 
@@ -42,7 +43,7 @@ def read_benchmark(path: Path) -> NBMacroBenchmark:
     """Read the JSON table; no caching."""
     try:
         data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BenchmarkError(
             f"cannot read NAS-Bench-Macro table {path}: {exc}; point benchmark.path at nas_bench_macro_cifar10.json") from None
     if not isinstance(data, dict) or not data:

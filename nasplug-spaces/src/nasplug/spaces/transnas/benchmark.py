@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
@@ -103,7 +104,7 @@ def read_macro(path: Path) -> TransNASBenchmark:
     """Read the NAS-Bench-Suite-Zero macro JSON ``{task: {"(c1, .., c6)": {...}}}``; no caching."""
     try:
         data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BenchmarkError(
             f"cannot read TransNAS macro table {path}: {exc}; point benchmark.path at suite_zero_macro_subset.json") from None
     if not isinstance(data, dict) or not data or not all(isinstance(v, dict) for v in data.values()):
