@@ -322,12 +322,32 @@ def test_file_system_and_damaged_file_errors_are_one_line(tmp_path, capsys, benc
     bench = SEARCH.format(store=tmp_path / "d.db").replace('name = "proxy"\nproxy = "params"', 'name = "benchmark"\nmetric = "cifar10_test"')
     code, _, err = cli(capsys, "run", write(tmp_path, bench + f'[benchmark]\npath = "{tmp_path / "damaged.csv.gz"}"\n', "d.toml"))
     assert_one_line_error(code, err, "cannot read NAS-Bench-201 table", "damaged.csv.gz")
+    (tmp_path / "notes.csv").write_text("my-secret-token,other\n1,2\n")  # errors never print a file's contents
+    code, _, err = cli(capsys, "run", write(tmp_path, bench + f'[benchmark]\npath = "{tmp_path / "notes.csv"}"\n', "d.toml"))
+    assert_one_line_error(code, err, "is not a NAS-Bench-201 table")
+    assert "my-secret-token" not in err
     # npz files that hold no images
     np.savez(tmp_path / "empty.npz")
     np.savez(tmp_path / "text.npz", x=np.array([["a", "b"]]), y=np.array([0]))
-    for name, fragment in (("empty.npz", "is not an npz with arrays 'x' and 'y'"), ("text.npz", "x must be 4-D images")):
+    for name, fragment in (("empty.npz", "is not an npz with arrays 'x' and 'y'"), ("text.npz", "x must be 4-D numeric images")):
         score = (f'kind = "score"\nseed = 0\n[space]\nname = "nb201"\n[proxy]\nname = "naswot"\n[data]\npath = "{tmp_path / name}"\n'
                  f'[score]\narchs = 2\n[store]\npath = "{tmp_path / "s.db"}"\n')
         code, _, err = cli(capsys, "run", write(tmp_path, score, "s.toml"))
         assert_one_line_error(code, err, fragment)
     assert not (tmp_path / "s.db").exists() and not (tmp_path / "d.db").exists()
+
+
+def test_labels_that_would_be_truncated_or_misread_are_refused(tmp_path):
+    import numpy as np
+
+    from nasplug.core.data import load_image_batch
+    from nasplug.core.errors import ConfigError
+
+    x = np.zeros((4, 32, 32, 3), dtype=np.uint8)
+    for y, fragment in ((np.array([0.0, 1.5, 2.0, 3.0]), "whole class indices"), (np.array([0, -1, 2, 3]), ">= 0"),
+                        (np.array([0, 1]), "one label per image"), (np.array(["a", "b", "c", "d"]), "whole class indices")):
+        np.savez(tmp_path / "d.npz", x=x, y=y)
+        with pytest.raises(ConfigError, match=fragment):
+            load_image_batch(tmp_path / "d.npz", 4)
+    np.savez(tmp_path / "d.npz", x=x, y=np.array([0.0, 1.0, 2.0, 1.0]))  # whole floats are fine
+    assert load_image_batch(tmp_path / "d.npz", 4)[1].tolist() == [0, 1, 2, 1]

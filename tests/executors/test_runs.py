@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from pathlib import Path
 
 from nasplug.core.errors import ConfigError
 from nasplug.core.executors.checks import FailsSometimes
@@ -208,6 +209,8 @@ def test_unreachable_scheduler_is_a_config_error(benchmarks, tmp_path):
     config = score_config(tmp_path, {"name": "dask", "address": "tcp://127.0.0.1:9", "timeout": 1}, archs=2)
     with pytest.raises(ConfigError, match="cannot reach the dask scheduler"):
         run(config)
+    store = Path(config["store"]["path"])
+    assert not store.exists()  # checked before the run is stored: no failed run left behind
 
 
 def test_a_run_whose_evaluations_all_fail_ends_failed_with_the_first_error(tmp_path, capsys):

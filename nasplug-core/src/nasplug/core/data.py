@@ -40,8 +40,9 @@ def load_image_batch(path: str | Path, batch_size: int, num_classes: int | None 
         x, y = archive["x"], archive["y"]
     except (KeyError, ValueError, OSError) as exc:
         raise ConfigError(f"data file {path} is not an npz with arrays 'x' and 'y' ({exc}); save it with numpy.savez(path, x=..., y=...)") from None
-    if x.ndim != 4:
-        raise ConfigError(f"data file {path}: x must be 4-D images (N,H,W,C or N,C,H,W), got shape {x.shape}")
+    if x.ndim != 4 or not np.issubdtype(x.dtype, np.number):
+        raise ConfigError(f"data file {path}: x must be 4-D numeric images (N,H,W,C or N,C,H,W), got {x.dtype} shaped {x.shape}")
+    y = class_labels(y, len(x), path)
     x = x[:batch_size]
     y = y[:batch_size]
     if x.dtype == np.uint8:
@@ -54,6 +55,23 @@ def load_image_batch(path: str | Path, batch_size: int, num_classes: int | None 
             x = (x - mean) / std
     classes = int(num_classes or (int(np.max(y)) + 1))
     return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32), torch.as_tensor(y, dtype=torch.long), classes
+
+
+def class_labels(y: Any, n: int, path: Any) -> np.ndarray:
+    """``y`` as int64 class indices, checked: one per image, whole numbers (floats like 3.0 are
+    accepted, 2.5 is not: it would be truncated), none negative."""
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n:
+        raise ConfigError(f"data file {path}: y must hold one label per image ({n}), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        numeric = np.issubdtype(y.dtype, np.floating) or y.dtype == np.bool_
+        if not numeric or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise ConfigError(f"data file {path}: y must be whole class indices, got {y.dtype} values such as {y.flat[0]!r}; "
+                              "save integer labels (e.g. y.astype(int) after checking them)")
+    y = y.astype(np.int64)
+    if n and int(y.min()) < 0:
+        raise ConfigError(f"data file {path}: labels must be class indices >= 0, got {int(y.min())}")
+    return y
 
 
 def _normalise(x: np.ndarray) -> Any:

@@ -137,6 +137,11 @@ class DaskExecutor(BaseExecutor):
     def external(self) -> bool:
         return bool(self.config.address or self.config.scheduler_file)
 
+    def check(self) -> None:
+        """An external scheduler must answer now (a local cluster starts with the first task)."""
+        if self.external:
+            self._get_client()
+
     def _get_client(self) -> Any:
         if self._client is not None:
             return self._client

@@ -57,6 +57,10 @@ class Executor(Part, abc.ABC):
              on_error: OnError | None = None) -> Iterator[tuple[int, R | TaskFailed]]:
         """Yield ``(position, fn(items[position]))`` for every item exactly once, in completion order."""
 
+    def check(self) -> None:
+        """Fail with a one-line error when the executor cannot run tasks at all (e.g. an
+        unreachable scheduler). Called before the run is stored, so nothing is left behind."""
+
     def close(self) -> None:
         """Release workers."""
 

@@ -183,6 +183,7 @@ def _run(config: RunConfig | Mapping[str, Any] | str | Path, resume: bool, run_i
         current_store.reset(token)
     space = kind.space
     executor = reg.create("executor", config.parts["executor"], section="executor")
+    executor.check()  # an unreachable scheduler fails here, before the run is stored
 
     path = Path(store_path or config.store.path)
     store = Store(path, create=not resume)

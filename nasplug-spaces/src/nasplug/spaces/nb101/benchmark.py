@@ -111,8 +111,8 @@ def read_benchmark(path: Path) -> NB101Benchmark:
     body = [r for r in rows[1:] if r]
     if MATRIX_COLUMN not in header or OPS_COLUMN not in header:
         raise BenchmarkError(
-            f"{path} is not a NAS-Bench-101 table (needs '{MATRIX_COLUMN}' and '{OPS_COLUMN}' columns; "
-            f"columns: {', '.join(header[:8])}); point benchmark.path at nb101/suite_zero_subset.csv")
+            f"{path} is not a NAS-Bench-101 table (its header lacks the '{MATRIX_COLUMN}' and '{OPS_COLUMN}' columns); "
+            "point benchmark.path at nb101/suite_zero_subset.csv")
     if not body:
         raise BenchmarkError(f"{path} has no rows; point benchmark.path at the NB101 suite_zero_subset.csv")
     width = len(header)

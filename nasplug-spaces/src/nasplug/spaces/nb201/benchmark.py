@@ -43,7 +43,7 @@ def _numeric_columns(path: Path, header: list[str], rows: list[list[str]]) -> tu
     """The ``arch_str`` column and every numeric non-key column of a table."""
     if "arch_str" not in header:
         raise BenchmarkError(
-            f"{path} is not a NAS-Bench-201 table (no 'arch_str' column; columns: {', '.join(header[:8])}); "
+            f"{path} is not a NAS-Bench-201 table (its header has no 'arch_str' column); "
             f"point benchmark.path at nb201.csv.gz")
     width = len(header)
     bad = next((i for i, r in enumerate(rows) if len(r) != width), None)
