@@ -180,7 +180,8 @@ class Store:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
-                self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                if int(self._db.execute("PRAGMA application_id").fetchone()[0]) != APPLICATION_ID:
+                    self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")  # only when needed: it rewrites the header
                 row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.OperationalError as exc:
             if read_only or "readonly" in str(exc) or "unable to open" in str(exc):
