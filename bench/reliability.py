@@ -15,7 +15,6 @@ them, and they hold no data). Results:
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import sqlite3
 import subprocess
@@ -23,7 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
