@@ -107,3 +107,36 @@ def test_number_options_reject_nan_and_infinity(bad, tmp_path):
     with pytest.raises(ConfigError, match="wall_seconds.*a finite number"):
         run({"kind": "search", "seed": 0, "space": "toy", "strategy": "random", "objective": "benchmark",
              "search": {"queries": 3, "wall_seconds": bad}}, registry=_toy_registry())
+
+
+def _float_options():
+    import attrs
+
+    from nasplug.core.config import BenchmarkOptions, DataOptions, StoreOptions
+    from nasplug.core.registry import GROUPS, Registry
+
+    reg = Registry()
+    configs = {"data": DataOptions, "benchmark": BenchmarkOptions, "store": StoreOptions}
+    for kind in GROUPS:
+        for name in reg.names(kind):
+            config = getattr(reg.load(kind, name), "Config", None)
+            if config is not None and attrs.has(config):
+                configs[f"{kind}.{name}"] = config
+    for where, config in sorted(configs.items()):
+        for field in attrs.fields(config):
+            if "float" in str(field.type) and "list" not in str(field.type):
+                yield pytest.param(where, config, field.name, id=f"{where}.{field.name}")
+
+
+@pytest.mark.parametrize(("where", "config", "option"), list(_float_options()))
+def test_every_float_option_rejects_non_finite_values(where, config, option):
+    """NaN and infinity pass a plain ``value < 0`` check; every float option must refuse them
+    (one-line ConfigError naming the key), whatever part declares it."""
+    import math
+
+    from nasplug.core.errors import ConfigError
+    from nasplug.core.options import build_config
+
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ConfigError, match=option):
+            build_config(config, {option: bad}, where)
