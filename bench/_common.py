@@ -35,3 +35,13 @@ def write_results(name: str, payload: dict[str, Any], markdown: str) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=float) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
     print(markdown)
+
+
+def merge_summary(path: Path, section: str, key: str, value: Any, setting: dict[str, Any]) -> dict[str, Any]:
+    """Merge one result into a bench's summary JSON on disk (several bench processes may write
+    it) and return the whole summary."""
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.setdefault(section, {})[key] = value
+    current["setting"] = setting
+    path.write_text(json.dumps(current, indent=1, default=float))
+    return current

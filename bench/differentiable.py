@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, benchmarks_dir, write_results  # noqa: E402
+from _common import RESULTS, ROOT, benchmarks_dir, merge_summary, write_results  # noqa: E402
 
 #: Settings. ``cpu``: one cell per stage at 8 channels, the 5,000 + 5,000 split and NAS-Bench-201's
 #: 50 epochs of batch 64 (about 30-60 minutes per method and seed on one core); ``paper``:
@@ -406,12 +406,8 @@ def main(argv: list[str] | None = None) -> None:
     summary_path = work_dir(args.setting) / "summary.json"
 
     def save(section: str, key: str, value: Any) -> dict[str, Any]:
-        """Merge one result into the summary on disk (another process may write it too)."""
-        current = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-        current.setdefault(section, {})[key] = value
-        current["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
-        summary_path.write_text(json.dumps(current, indent=1, default=float))
-        return current
+        setting = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
+        return merge_summary(summary_path, section, key, value, setting)
 
     for method in methods:
         for seed in seeds:

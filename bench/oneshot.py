@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, benchmarks_dir, write_results  # noqa: E402
+from _common import RESULTS, ROOT, benchmarks_dir, merge_summary, write_results  # noqa: E402
 
 #: Settings: supernet size, split, epochs, evaluation sizes. ``cpu`` is what one core of the
 #: development machine finishes in about an hour per method; ``paper`` is NAS-Bench-201's size.
@@ -304,13 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     payload: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     payload["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
     def save(section: str, key: str, value: Any) -> None:
-        """Merge one result into the summary on disk (another method's process may write it too)."""
         nonlocal payload
-        current = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-        current.setdefault(section, {})[key] = value
-        current["setting"] = payload["setting"]
-        summary_path.write_text(json.dumps(current, indent=1, default=float))
-        payload = current
+        payload = merge_summary(summary_path, section, key, value, payload["setting"])
 
     for method in methods:
         if args.phase in ("all", "train"):

@@ -76,3 +76,35 @@ def cifar_subset(benchmarks: Path, dest: Path, per_class: int, parts=("train",),
 def tiny_zip(benchmarks, tmp_path_factory) -> Path:
     """64 train images per class (640) and 8 test images per class, real CIFAR-10 JPEGs."""
     return cifar_subset(benchmarks, tmp_path_factory.mktemp("data") / "cifar_tiny.zip", 64, ("train", "test"))
+
+
+@pytest.fixture
+def kill_after_epochs():
+    """``kill(config, store, epochs, pause=0.0)``: start ``nasplug run config --store store`` in a
+    subprocess, wait until ``store`` holds ``epochs`` training epochs (then ``pause`` seconds
+    more, to land mid-epoch) and kill it with SIGKILL; returns the epochs stored by then."""
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    def epochs_done(db: Path) -> int:
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+                return con.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+    def kill(config: Path, store: Path, epochs: int, pause: float = 0.0) -> int:
+        proc = subprocess.Popen([sys.executable, "-m", "nasplug.core", "run", str(config), "--store", str(store)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 180
+        while epochs_done(store) < epochs and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(pause)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return epochs_done(store)
+
+    return kill

@@ -4,12 +4,8 @@ and a run killed with -9 mid-epoch resumes to the identical alpha trajectory."""
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -97,15 +93,7 @@ def test_bad_method_options_fail_before_anything_is_stored(tiny_zip, tmp_path):
     assert not (tmp_path / "runs.db").exists() or Store(tmp_path / "runs.db").latest_run() is None
 
 
-def _epochs_done(db):
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
-            return con.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
-def test_kill_9_mid_epoch_then_resume_gives_the_identical_alpha_trajectory(tiny_zip, tmp_path):
+def test_kill_9_mid_epoch_then_resume_gives_the_identical_alpha_trajectory(tiny_zip, tmp_path, kill_after_epochs):
     full, cut = tmp_path / "full.db", tmp_path / "cut.db"
     toml = tmp_path / "run.toml"
     toml.write_text(f"""kind = "oneshot"
@@ -127,15 +115,7 @@ threads = 1
 """)
     cli = [sys.executable, "-m", "nasplug.core", "run", str(toml), "--store"]
     assert subprocess.run([*cli, str(full)], capture_output=True).returncode == 0
-    proc = subprocess.Popen([*cli, str(cut)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while _epochs_done(cut) < 1 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.3)  # into the next epoch
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert 1 <= _epochs_done(cut) < 3
+    assert 1 <= kill_after_epochs(toml, cut, 1, pause=0.3) < 3  # into the next epoch
     out = subprocess.run([*cli, str(cut), "--resume"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     a = torch.load(checkpoint_path(full, 1), weights_only=True)

@@ -5,12 +5,8 @@ search run and as a proxy of a score run."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -86,15 +82,7 @@ def test_resume_after_an_interruption_ends_with_bit_identical_weights(tiny_zip, 
         assert [e["epoch"] for e in s.epochs(resumed.id)] == [0, 1, 2]
 
 
-def _epochs_done(db):
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
-            return con.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
-def test_kill_9_then_resume_matches_an_uninterrupted_run(tiny_zip, tmp_path):
+def test_kill_9_then_resume_matches_an_uninterrupted_run(tiny_zip, tmp_path, kill_after_epochs):
     full, cut = tmp_path / "full.db", tmp_path / "cut.db"
     config = tmp_path / "run.toml"
     config.write_text(f"""kind = "oneshot"
@@ -117,13 +105,7 @@ threads = 1
 """)
     cli = [sys.executable, "-m", "nasplug.core", "run", str(config), "--store"]
     assert subprocess.run([*cli, str(full)], capture_output=True).returncode == 0
-    proc = subprocess.Popen([*cli, str(cut)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while _epochs_done(cut) < 1 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after_epochs(config, cut, 1)
     assert 1 <= _weights(cut)["epoch"] + 1 < 4
     out = subprocess.run([*cli, str(cut), "--resume"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
