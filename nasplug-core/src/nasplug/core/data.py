@@ -65,9 +65,10 @@ def class_labels(y: Any, n: int, path: Any) -> np.ndarray:
         raise ConfigError(f"data file {path}: y must hold one label per image ({n}), got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
         numeric = np.issubdtype(y.dtype, np.floating) or y.dtype == np.bool_
-        if not numeric or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-            raise ConfigError(f"data file {path}: y must be whole class indices, got {y.dtype} values such as {y.flat[0]!r}; "
-                              "save integer labels (e.g. y.astype(int) after checking them)")
+        bad = np.arange(len(y)) if not numeric else np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if len(bad):
+            raise ConfigError(f"data file {path}: y must be whole class indices, got {y.dtype} values such as {y[bad[0]].item()!r} "
+                              f"(label {int(bad[0])}); save integer labels")
     y = y.astype(np.int64)
     if n and int(y.min()) < 0:
         raise ConfigError(f"data file {path}: labels must be class indices >= 0, got {int(y.min())}")
