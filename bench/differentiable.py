@@ -299,7 +299,10 @@ def report(setting: str, payload: dict[str, Any]) -> None:
     lines = [f"# Differentiable NAS on NAS-Bench-201 / CIFAR-10 ({setting} setting)", "",
              f"Supernet {s['supernet']} (NAS-Bench-201's: 16 channels, 5 cells per stage), {s['epochs']} epochs of batch "
              f"{s['batch_size']}, split {s['split'][0]} + {s['split'][1]} of CIFAR-10's training images (weights / "
-             "architecture), one torch thread. Derived cell looked up in the NAS-Bench-201 table (200-epoch test accuracy).",
+             "architecture), one torch thread. Derived cell looked up in the NAS-Bench-201 table (200-epoch test accuracy). "
+             f"Methods run so far: {len({r['method'] for r in runs.values()})} of {len(METHODS)}; the bench resumes the rest "
+             "(`--phase search`). Published figures: NAS-Bench-201's from its Table 5; the others as the cited papers report "
+             "them (check before quoting).",
              "", "## Derived architectures", "",
              "| method | seeds | CIFAR-10 | CIFAR-100 | ImageNet16-120 | param-free ops (of 6) | Hessian eig. (end) | "
              "gap (supernet − derived, %) | search min | published (C10 / C100 / IN16) |",
