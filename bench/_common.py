@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -45,3 +46,57 @@ def merge_summary(path: Path, section: str, key: str, value: Any, setting: dict[
     current["setting"] = setting
     path.write_text(json.dumps(current, indent=1, default=float))
     return current
+
+
+#: The training images of the benches that train supernets (``--data``; default: CIFAR-10's
+#: JPEG zip in the benchmark data).
+_TRAINING_DATA: dict[str, Path] = {}
+
+
+def data_path() -> Path:
+    """The training images the supernet benches use."""
+    return _TRAINING_DATA.get("path") or benchmarks_dir() / "images" / "cifar10_jpeg.zip"
+
+
+def training_bench_parser(description: str, settings: dict[str, Any], methods: tuple[str, ...],
+                          phases: tuple[str, ...]) -> argparse.ArgumentParser:
+    """The command line the supernet benches share: ``--setting``, ``--phase``, ``--methods``,
+    ``--device``, ``--data``, ``--threads`` (add others to the returned parser)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--setting", choices=sorted(settings), default="cpu")
+    parser.add_argument("--phase", choices=("all", *phases), default="all")
+    parser.add_argument("--methods", default=",".join(methods))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", type=Path, help="training images (default: images/cifar10_jpeg.zip of the benchmark data)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one core per bench process)")
+    return parser
+
+
+def start_training_bench(args: argparse.Namespace) -> list[str]:
+    """Apply the shared options (torch threads, benchmark data, training images); the methods."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    benchmarks_dir()
+    if args.data:
+        _TRAINING_DATA["path"] = args.data.resolve()
+    return [m for m in args.methods.split(",") if m]
+
+
+def run_resumably(config: dict[str, Any]) -> tuple[int, float | None]:
+    """Run ``config`` in its store, resuming the last unfinished run; (run id, seconds or None
+    when it had finished before)."""
+    from nasplug.core.runs import run
+    from nasplug.core.store import Store
+
+    store = Path(config["store"]["path"])
+    resume = False
+    if store.exists():
+        with Store(store) as s:
+            last = s.latest_run()
+            if last is not None and last.status == "finished":
+                return last.id, None
+            resume = last is not None
+    started = time.perf_counter()
+    result = run(config, resume=resume)
+    return result.id, time.perf_counter() - started

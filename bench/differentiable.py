@@ -26,7 +26,6 @@ work folder ``bench/work/differentiable-<setting>/`` is not committed):
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -36,7 +35,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, benchmarks_dir, merge_summary, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS, ROOT, data_path, merge_summary, run_resumably, start_training_bench, training_bench_parser, write_results,
+)
 
 #: Settings. ``cpu``: one cell per stage at 8 channels, the 5,000 + 5,000 split and NAS-Bench-201's
 #: 50 epochs of batch 64 (about 30-60 minutes per method and seed on one core); ``paper``:
@@ -69,12 +70,6 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "fair_darts": ("(not reported on NB201)", "Fair DARTS reports the DARTS space only"),
     "p_darts": ("(not reported on NB201)", "P-DARTS reports the DARTS space only"),
 }
-DATA: dict[str, Path] = {}
-
-
-def data_path() -> Path:
-    return DATA.get("path") or benchmarks_dir() / "images" / "cifar10_jpeg.zip"
-
 
 def work_dir(setting: str) -> Path:
     path = ROOT / "bench" / "work" / f"differentiable-{setting}"
@@ -101,31 +96,12 @@ def search_config(setting: str, method: str, seed: int, device: str) -> dict[str
                         "report": list(METRICS), "threads": 1}}
 
 
-def _run_resumably(config: dict[str, Any]) -> tuple[int, float | None]:
-    """Run ``config`` in its store, resuming the last unfinished run; (run id, seconds or None
-    when it had finished before)."""
-    from nasplug.core.runs import run
-    from nasplug.core.store import Store
-
-    store = Path(config["store"]["path"])
-    resume = False
-    if store.exists():
-        with Store(store) as s:
-            last = s.latest_run()
-            if last is not None and last.status == "finished":
-                return last.id, None
-            resume = last is not None
-    started = time.perf_counter()
-    result = run(config, resume=resume)
-    return result.id, time.perf_counter() - started
-
-
 def search(setting: str, method: str, seed: int, device: str) -> dict[str, Any]:
     """One search; its per-epoch diagnostics and final derived architecture."""
     from nasplug.core.store import Store
 
     config = search_config(setting, method, seed, device)
-    run_id, seconds = _run_resumably(config)
+    run_id, seconds = run_resumably(config)
     if seconds is not None:
         print(f"{method} seed {seed}: searched {config['oneshot']['epochs']} epochs in {seconds:.0f} s", flush=True)
     with Store(config["store"]["path"]) as s:
@@ -172,7 +148,7 @@ def darts_space_search(setting: str, method: str, device: str) -> dict[str, Any]
                           "batch_size": s["batch_size"],
                           "supernet": {**s["darts_space"], **({"channels": 2 * s["darts_space"]["channels"]} if method == "pc_darts" and setting == "tiny" else {})},
                           "eval_archs": 0, "eval_images": min(500, s["darts_split"][1]), "threads": 1}}
-    run_id, seconds = _run_resumably(config)
+    run_id, seconds = run_resumably(config)
     with Store(config["store"]["path"]) as st:
         record, epochs = st.run(run_id), st.epochs(run_id)
     space = registry().create("space", "darts")
@@ -386,22 +362,10 @@ def _cost_table(rows: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setting", choices=sorted(SETTINGS), default="cpu")
-    parser.add_argument("--phase", choices=("all", "search", "darts_space", "cost", "report"), default="all")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser = training_bench_parser(__doc__.splitlines()[0], SETTINGS, METHODS, ("search", "darts_space", "cost", "report"))
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--data", type=Path, help="training images (default: images/cifar10_jpeg.zip of the benchmark data)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one core per bench process)")
     args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(args.threads)
-    benchmarks_dir()
-    if args.data:
-        DATA["path"] = args.data.resolve()
-    methods = [m for m in args.methods.split(",") if m]
+    methods = start_training_bench(args)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise SystemExit(f"error: unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")

@@ -23,7 +23,6 @@ in the work folder ``bench/work/oneshot-<setting>/``, which is not committed):
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import sys
@@ -34,7 +33,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, benchmarks_dir, merge_summary, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS, ROOT, data_path, merge_summary, run_resumably, start_training_bench, training_bench_parser, write_results,
+)
 
 #: Settings: supernet size, split, epochs, evaluation sizes. ``cpu`` is what one core of the
 #: development machine finishes in about an hour per method; ``paper`` is NAS-Bench-201's size.
@@ -49,12 +50,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
               "batch_size": 64},
 }
 METHODS = ("spos", "fairnas")
-#: The training images (``--data``; default: CIFAR-10's JPEG zip in the benchmark data).
-DATA: dict[str, Path] = {}
-
-
-def data_path() -> Path:
-    return DATA.get("path") or benchmarks_dir() / "images" / "cifar10_jpeg.zip"
 METRICS = ("cifar10_test", "cifar10_valid_val")
 
 
@@ -77,22 +72,11 @@ def oneshot_config(setting: str, method: str, device: str) -> dict[str, Any]:
 
 
 def train(setting: str, method: str, device: str) -> int:
-    from nasplug.core.runs import run
-    from nasplug.core.store import Store
-
     config = oneshot_config(setting, method, device)
-    store = Path(config["store"]["path"])
-    resume = False
-    if store.exists():
-        with Store(store) as s:
-            last = s.latest_run()
-            if last is not None and last.status == "finished":
-                return last.id
-            resume = last is not None
-    started = time.perf_counter()
-    result = run(config, resume=resume)
-    print(f"{method}: trained {config['oneshot']['epochs']} epochs in {time.perf_counter() - started:.0f} s", flush=True)
-    return result.id
+    run_id, seconds = run_resumably(config)
+    if seconds is not None:
+        print(f"{method}: trained {config['oneshot']['epochs']} epochs in {seconds:.0f} s", flush=True)
+    return run_id
 
 
 def _evaluator(setting: str, method: str) -> Any:
@@ -285,21 +269,9 @@ def report(setting: str, payload: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setting", choices=sorted(SETTINGS), default="cpu")
-    parser.add_argument("--phase", choices=("all", "train", "rank", "search", "cost", "report"), default="all")
-    parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--data", type=Path, help="training images (default: images/cifar10_jpeg.zip of the benchmark data)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one core per bench process)")
+    parser = training_bench_parser(__doc__.splitlines()[0], SETTINGS, METHODS, ("train", "rank", "search", "cost", "report"))
     args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(args.threads)
-    benchmarks_dir()
-    if args.data:
-        DATA["path"] = args.data.resolve()
-    methods = [m for m in args.methods.split(",") if m]
+    methods = start_training_bench(args)
     summary_path = work_dir(args.setting) / "summary.json"
     payload: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     payload["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}

@@ -6,6 +6,7 @@ import os
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,27 @@ def kill_after_epochs():
         return epochs_done(store)
 
     return kill
+
+
+@pytest.fixture
+def bench_module(monkeypatch, tmp_path):
+    """``load(name)``: the bench script ``bench/<name>.py`` as a module whose results and work
+    folders are under ``tmp_path`` (``results/`` and ``bench/work/``), so a test can run it."""
+    import importlib.util
+
+    bench_dir = Path(__file__).resolve().parents[1] / "bench"
+    monkeypatch.syspath_prepend(str(bench_dir))
+
+    def load(name: str) -> Any:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", bench_dir / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        import _common
+
+        monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
+        for attribute, value in (("RESULTS", tmp_path / "results"), ("ROOT", tmp_path)):
+            if hasattr(module, attribute):
+                monkeypatch.setattr(module, attribute, value)
+        return module
+
+    return load

@@ -353,15 +353,9 @@ def test_labels_that_would_be_truncated_or_misread_are_refused(tmp_path):
     assert load_image_batch(tmp_path / "d.npz", 4)[1].tolist() == [0, 1, 2, 1]
 
 
-def test_the_reliability_bench_cases_still_hold(monkeypatch):
+def test_the_reliability_bench_cases_still_hold(bench_module):
     """Two of bench/reliability.py's cases through its own runner (the bench runs them all)."""
-    import importlib.util
-
-    bench_dir = Path(__file__).resolve().parents[2] / "bench"
-    monkeypatch.syspath_prepend(str(bench_dir))
-    spec = importlib.util.spec_from_file_location("bench_reliability", bench_dir / "reliability.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_module("reliability")
     for cls, case, files, args in bench.CASES:
         if case in ("queries above the space's size", "another application's SQLite file (run)"):
             r = bench.run_case(files, args)

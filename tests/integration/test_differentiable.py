@@ -127,23 +127,12 @@ threads = 1
         assert f.run(1).result["derived"] == c.run(1).result["derived"]
 
 
-def test_the_differentiable_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, monkeypatch):
+def test_the_differentiable_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, monkeypatch, bench_module):
     """bench/differentiable.py (whose ``paper`` setting runs on CUDA) in its CPU-sized ``tiny``
     setting: the NB201 search, the DARTS-space search with zero-cost scores, and the cost phase."""
-    import importlib.util
     import json
-    from pathlib import Path
 
-    bench_dir = Path(__file__).resolve().parents[2] / "bench"
-    monkeypatch.syspath_prepend(str(bench_dir))
-    spec = importlib.util.spec_from_file_location("bench_differentiable", bench_dir / "differentiable.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    import _common
-
-    monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    bench = bench_module("differentiable")
     monkeypatch.setitem(bench.SETTINGS, "tiny", {**bench.SETTINGS["tiny"], "split": [64, 64], "proxy_cells": 4,
                                                  "darts_split": [32, 32]})
     monkeypatch.setattr(bench, "EVAL_NETWORK", {"channels": 4, "layers": 3})

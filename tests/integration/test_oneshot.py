@@ -165,21 +165,9 @@ def test_report_draws_the_training_curves(trained, tmp_path):
     assert len(rows) == 4 and "kendall_tau_cifar10_test" in rows[0]
 
 
-def test_the_oneshot_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, monkeypatch):
+def test_the_oneshot_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, monkeypatch, bench_module):
     """bench/oneshot.py (whose ``paper`` setting runs on CUDA) in its CPU-sized ``tiny`` setting."""
-    import importlib.util
-    from pathlib import Path
-
-    bench_dir = Path(__file__).resolve().parents[2] / "bench"
-    monkeypatch.syspath_prepend(str(bench_dir))
-    spec = importlib.util.spec_from_file_location("bench_oneshot", bench_dir / "oneshot.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    import _common
-
-    monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    bench = bench_module("oneshot")
     monkeypatch.setitem(bench.SETTINGS, "tiny", {**bench.SETTINGS["tiny"], "search_proposals": 3, "rank_archs": 4,
                                                  "split": [96, 48], "epochs": 1})
     bench.main(["--setting", "tiny", "--methods", "spos", "--data", str(tiny_zip)])

@@ -131,15 +131,21 @@ def _smooth(module):
             _smooth(child)
 
 
-def test_darts_second_order_gradient_matches_finite_differences():
-    from torch.func import functional_call
-
+def smooth_double_darts(**options):
+    """A tiny smooth (Softplus) float64 NB201 supernet and a DARTS method on it with alpha drawn
+    well away from uniform: the setting for checks against exact derivatives."""
     torch.manual_seed(0)
     net = nb201.NB201Space().supernet(channels=2, cells_per_stage=1).double()
     _smooth(net)
-    method = make(DARTS, net, order=2, arch_weight_decay=0.0)
+    method = make(DARTS, net, **options)
     method.alpha.data = 0.5 * torch.randn(6, 5, dtype=torch.float64)
-    method.mask = method.mask.clone()
+    return net, method
+
+
+def test_darts_second_order_gradient_matches_finite_differences():
+    from torch.func import functional_call
+
+    net, method = smooth_double_darts(order=2, arch_weight_decay=0.0)
     (x, y), (xv, yv) = batch(6, 1), batch(6, 2)
     x, xv = x.double(), xv.double()
     eta, decay = 0.1, 3e-4
@@ -301,12 +307,7 @@ def test_the_hessian_eigenvalue_is_the_dominant_eigenvalue_of_the_explicit_hessi
     class Valid:
         valid = [batch(6, 4)]
 
-    torch.manual_seed(0)
-    net = nb201.NB201Space().supernet(channels=2, cells_per_stage=1).double()
-    _smooth(net)
-    method = make(DARTS, net, hessian_images=6, hessian_iterations=100)
-    method.alpha.data = 0.5 * torch.randn(6, 5, dtype=torch.float64)
-    method.mask = method.mask.clone()
+    net, method = smooth_double_darts(hessian_images=6, hessian_iterations=100)
     x, y = Valid.valid[0]
     Valid.valid = [(x.double(), y)]
     state = {k: v.clone() for k, v in net.state_dict().items()}

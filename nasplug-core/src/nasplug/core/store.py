@@ -174,15 +174,13 @@ class Store:
                 self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
             self._check_ours()
             self._db.execute("PRAGMA busy_timeout=30000")
-            if read_only:
-                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            else:
+            if not read_only:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
                 if int(self._db.execute("PRAGMA application_id").fetchone()[0]) != APPLICATION_ID:
                     self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")  # only when needed: it rewrites the header
-                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.OperationalError as exc:
             if read_only or "readonly" in str(exc) or "unable to open" in str(exc):
                 raise StoreError(f"cannot open the store {self.path} ({exc}); check that the file and its folder are readable"
@@ -335,8 +333,14 @@ class Store:
         return [EvaluationRecord(r[0], r[1], r[2], _num(r[3]), _num(r[4]), r[5], r[6], json.loads(r[7])) for r in rows]
 
     def failures(self, run_id: int) -> list[EvaluationRecord]:
-        """The run's evaluations whose task failed (``info.failed``: error, attempts, traceback)."""
-        return [e for e in self.evaluations(run_id) if e.info.get("failed")]
+        """The run's evaluations whose task failed (``info.failed``: error, attempts, traceback).
+        Only rows whose text mentions a failure are decoded (``dumps`` writes ``"failed": true``),
+        so a run without failures costs one scan of its rows, not a decode of each."""
+        rows = self._db.execute(
+            "SELECT run_id, seq, arch, value, fitness, cost, wall, info FROM evaluations "
+            "WHERE run_id=? AND info LIKE '%\"failed\": true%' ORDER BY seq", (run_id,))
+        records = (EvaluationRecord(r[0], r[1], r[2], _num(r[3]), _num(r[4]), r[5], r[6], json.loads(r[7])) for r in rows)
+        return [e for e in records if e.info.get("failed")]
 
     def count_evaluations(self, run_id: int) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM evaluations WHERE run_id=?", (run_id,)).fetchone()[0])

@@ -102,7 +102,6 @@ class SupernetEvaluator:
         return np.array([self.accuracy(a) for a in archs], dtype=float)
 
 
-
 def _wrapped(supernet: Any, **fixed: Any) -> Any:
     """``supernet`` as a one-input module calling ``supernet(x, **fixed)`` (a path or weights)."""
     from torch import nn

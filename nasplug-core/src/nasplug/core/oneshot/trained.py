@@ -23,6 +23,7 @@ from nasplug.core.interfaces.proxy import Proxy, ProxyContext
 from nasplug.core.options import number_in, optional_string
 from nasplug.core.store import current_store
 
+
 def _run_id(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{attribute.name}: expected the id of a finished oneshot run (an integer >= 1), got {value!r}")

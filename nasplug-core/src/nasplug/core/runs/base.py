@@ -25,7 +25,7 @@ from nasplug.core.interfaces.space import SearchSpace
 from nasplug.core.plugins import plugin_manager
 from nasplug.core.registry import Registry, using
 from nasplug.core.registry import registry as default_registry
-from nasplug.core.store import Heartbeat, EvaluationRecord, Store, current_store
+from nasplug.core.store import EvaluationRecord, Heartbeat, Store, current_store
 from nasplug.core.tuned import resolve_config_from
 
 

@@ -14,6 +14,7 @@ weights to an uninterrupted one (on the same device and torch thread count).
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from typing import Any
@@ -162,18 +163,13 @@ class OneShotRun(RunKind):
 
     def _validation_batches(self, epoch: int) -> Any:
         """Shuffled validation batches for the architecture steps of ``epoch``, repeated (with a
-        fresh order) when the validation split is shorter than the training split."""
+        fresh order) when the validation split is shorter than the training split (it holds at
+        least one batch: checked when the run is built)."""
         from nasplug.core.datasets import iterate_epoch
 
-        for lap in range(1_000_000):
-            got = False
-            for batch in iterate_epoch(self.data.valid, epoch + 1_000_000 * lap, self.options.batch_size,
-                                       workers=self.config.data.workers):
-                got = True
-                yield batch
-            if not got:
-                raise ConfigError(f"the validation split holds fewer than batch_size = {self.options.batch_size} images; "
-                                  "enlarge [data] split or lower [oneshot] batch_size")
+        for lap in itertools.count():
+            yield from iterate_epoch(self.data.valid, epoch + 1_000_000 * lap, self.options.batch_size,
+                                     workers=self.config.data.workers)
 
     def _current_arch_metrics(self, supernet: Any, evaluator: Any, metrics: dict[str, Any]) -> dict[str, Any]:
         """The architecture the method would derive now: its key, its share of parameter-free ops,
@@ -297,7 +293,10 @@ class OneShotRun(RunKind):
         if o.derive:
             arch = self.method.derive(evaluator, derive_rng(seed, "oneshot-derive"))
             if arch is not None:
-                derived: dict[str, Any] = {"arch": self.space.canonical(arch), "valid_accuracy": evaluator.accuracy(arch)}
+                key, last = self.space.canonical(arch), history[-1] if history else {}
+                # the last epoch already scored this architecture on the same weights and batches
+                accuracy = last["derived_valid_accuracy"] if last.get("derived_arch") == key else evaluator.accuracy(arch)
+                derived: dict[str, Any] = {"arch": key, "valid_accuracy": accuracy}
                 for metric in o.report or o.rank_metrics:
                     value = self.benchmark.query(arch, metric)
                     derived[metric] = value

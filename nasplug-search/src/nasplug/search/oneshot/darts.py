@@ -60,8 +60,6 @@ class DARTS(OneShotMethod):
 
     Config = DartsConfig
     uses_validation = True
-    #: The name of the method's architecture distribution in diagnostics.
-    distribution_name = "softmax(alpha)"
 
     # --- set-up --------------------------------------------------------------------------------
     def check_supernet(self, supernet: Any) -> None:

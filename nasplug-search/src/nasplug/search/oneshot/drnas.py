@@ -29,7 +29,6 @@ class DrNAS(DARTS):
     gradients, KL anchor regulariser; derives from the Dirichlet mean."""
 
     Config = DrNasConfig
-    distribution_name = "Dirichlet mean"
 
     def check_supernet(self, supernet: Any) -> None:
         super().check_supernet(supernet)

@@ -25,7 +25,6 @@ class FairDARTS(DARTS):
     """Fair DARTS: sigmoid op weights and a zero-one loss that pushes each towards 0 or 1."""
 
     Config = FairDartsConfig
-    distribution_name = "sigmoid(alpha)"
 
     def mixture(self) -> Any:
         import torch

@@ -26,7 +26,6 @@ class GAEA(DARTS):
     reach sparse op weights quickly."""
 
     Config = GaeaConfig
-    distribution_name = "w"
 
     def initial_alpha(self, n: int, m: int) -> Any:
         import torch
