@@ -42,10 +42,22 @@ def _cli(*args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-@pytest.mark.parametrize("batch", [1, 5])
-def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path, batch):
+#: Strategies added since the first version of this test, each with the objective it needs.
+STRATEGIES = {
+    "rea": CONFIG,
+    "successive_halving": CONFIG.replace('name = "rea"', 'name = "successive_halving"\nn = 27').replace(
+        'name = "proxy"\nproxy = "flops"',
+        'name = "multi_fidelity"\nfidelities = [{name = "proxy", proxy = "params"}, {name = "proxy", proxy = "flops"}]'),
+    "hyperband": CONFIG.replace('name = "rea"', 'name = "hyperband"').replace(
+        'name = "proxy"\nproxy = "flops"',
+        'name = "multi_fidelity"\nfidelities = [{name = "proxy", proxy = "params"}, {name = "proxy", proxy = "flops"}, {name = "proxy", proxy = "flops"}]'),
+}
+
+
+@pytest.mark.parametrize("strategy, batch", [("rea", 1), ("rea", 5), ("successive_halving", 5), ("hyperband", 1)])
+def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path, strategy, batch):
     config = tmp_path / "run.toml"
-    config.write_text(CONFIG.format(batch=batch))
+    config.write_text(STRATEGIES[strategy].replace("{batch}", str(batch)))
     full, cut = tmp_path / "full.db", tmp_path / "cut.db"
     assert _cli("run", config, "--store", full).wait(timeout=300) == 0
 

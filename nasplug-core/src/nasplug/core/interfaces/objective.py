@@ -56,6 +56,11 @@ class Objective(Part, abc.ABC):
             return -math.inf
         return value if self.direction == "max" else -value
 
+    def fitness_of(self, proposal: Hashable, value: float) -> float:
+        """The fitness of ``value`` obtained for ``proposal``; objectives whose proposals differ
+        in direction (a multi-fidelity ladder) override it. Default: :meth:`fitness`."""
+        return self.fitness(value)
+
     # --- evaluations split into independent tasks (optional) -------------------------------
     def subtasks(self, arch: Hashable) -> int:
         """How many independent tasks one evaluation of ``arch`` splits into, so an executor

@@ -48,6 +48,15 @@ class Strategy(Part, abc.ABC):
     def tell(self, results: Sequence[Told]) -> None:
         """The results of the last ``ask``, in the same order."""
 
+    #: Whether the strategy proposes :class:`~nasplug.core.fidelity.AtFidelity` pairs: the run's
+    #: objective must then be a multi-fidelity ladder, whose level names the runner passes to
+    #: :meth:`set_fidelities` before the first ``ask``.
+    uses_fidelities: ClassVar[bool] = False
+
+    def set_fidelities(self, names: Sequence[str]) -> None:
+        """The run objective's fidelity levels, cheapest first (for ``uses_fidelities`` strategies)."""
+        self.fidelities = list(names)
+
     def ready(self) -> int:
         """How many proposals the strategy can make now that depend on no pending result (e.g.
         the rest of a random initial population). The runner asks for up to this many at once

@@ -10,7 +10,8 @@ import attrs
 import numpy as np
 
 from nasplug.core.drive import proposal_cap
-from nasplug.core.errors import BudgetError, StoreError
+from nasplug.core.errors import BudgetError, ConfigError, StoreError
+from nasplug.core.fidelity import LEVEL_MARK, fidelity_levels, level_of, proposal_key, unwrap
 from nasplug.core.executors.tasks import seeded
 from nasplug.core.interfaces.executor import TaskFailed
 from nasplug.core.interfaces.strategy import Told
@@ -21,8 +22,8 @@ from nasplug.core.store import EvaluationRecord
 from nasplug.core.interfaces.capabilities import Benchmarked, require
 
 
-def _fitness(objective: Any, value: float) -> float:
-    fitness = objective.fitness(value)
+def _fitness(objective: Any, proposal: Any, value: float) -> float:
+    fitness = objective.fitness_of(proposal, value)
     return -math.inf if math.isnan(fitness) else fitness
 
 
@@ -83,12 +84,16 @@ class SearchRun(RunKind):
         #: The space the strategy searches (the architectures; a tune run's configurations).
         self.search_space = self.build_search_space()
         size = self.search_space.size()
-        #: A finite space ends the search when every architecture was evaluated.
+        #: A finite space ends the search when every architecture was evaluated (at the top fidelity).
         self.space_size = int(size) if size is not None else None
-        if self.space_size is not None and self.options.queries is not None and self.options.queries > self.space_size:
-            raise BudgetError(f"search.queries = {self.options.queries} exceeds the {self.space_size} architectures of the "
-                              f"space; set it to at most {self.space_size}")
         self.objective = self.build_objective()
+        levels = fidelity_levels(self.objective)
+        #: The top fidelity level of a multi-fidelity objective (None for a single fidelity).
+        self.top_level = None if levels is None else len(levels) - 1
+        evaluations = None if self.space_size is None else self.space_size * (1 if levels is None else len(levels))
+        if evaluations is not None and self.options.queries is not None and self.options.queries > evaluations:
+            raise BudgetError(f"search.queries = {self.options.queries} exceeds the {evaluations} possible evaluations of "
+                              f"the space; set it to at most {evaluations}")
         self.objective.check()
         if self.options.seconds is not None and not self.objective.charges_cost:
             raise BudgetError(
@@ -96,6 +101,11 @@ class SearchRun(RunKind):
         # Built before anything is stored, so option errors surface first; a resumed run gets a
         # fresh instance like this one and replays it against the stored results.
         self.strategy = self.build_strategy()
+        if getattr(self.strategy, "uses_fidelities", False):
+            if levels is None:
+                raise ConfigError(f"strategy '{config.parts['strategy']['name']}' evaluates architectures at several "
+                                  "fidelities; set [objective] name = \"multi_fidelity\" with fidelities = [...], cheapest first")
+            self.strategy.set_fidelities(levels)
         self.benchmark = None
         if self.options.report:
             self.benchmark = require(space, Benchmarked, "search.report").load_benchmark(config.benchmark.path)
@@ -121,10 +131,14 @@ class SearchRun(RunKind):
     def total(self) -> int | None:
         return self.options.queries
 
-    def _exhausted(self, queries: int, simulated: float, wall: float) -> bool:
+    def _at_top(self, proposal: Any) -> bool:
+        level = unwrap(proposal)[1]
+        return level is None or level == self.top_level
+
+    def _exhausted(self, queries: int, simulated: float, wall: float, top_queries: int) -> bool:
         o = self.options
         return ((o.queries is not None and queries >= o.queries)
-                or (self.space_size is not None and queries >= self.space_size)
+                or (self.space_size is not None and top_queries >= self.space_size)
                 or (o.seconds is not None and simulated >= o.seconds)
                 or (o.wall_seconds is not None and wall >= o.wall_seconds))
 
@@ -135,12 +149,12 @@ class SearchRun(RunKind):
         timed = _Timed(objective)
         seen: dict[str, EvaluationRecord] = {}
         history: list[EvaluationRecord] = []
-        queries, simulated, seq = 0, 0.0, 0
+        queries, top_queries, simulated, seq = 0, 0, 0.0, 0
         wall_before = sum(r.wall for r in stored.values())
         started = time.perf_counter()
         max_proposals = proposal_cap(options.queries, options.max_proposals)
 
-        while not self._exhausted(queries, simulated, wall_before + time.perf_counter() - started):
+        while not self._exhausted(queries, simulated, wall_before + time.perf_counter() - started, top_queries):
             if seq >= max_proposals:
                 break
             n = max(options.batch_size, strategy.ready())
@@ -150,7 +164,7 @@ class SearchRun(RunKind):
             proposals = list(strategy.ask(n))[:n]
             if not proposals:
                 break
-            keys = [space.canonical(a) for a in proposals]
+            keys = [proposal_key(space, a, self.top_level) for a in proposals]
             records: list[EvaluationRecord | None] = [None] * len(proposals)
             pending: dict[str, int] = {}
             for i, key in enumerate(keys):
@@ -179,9 +193,10 @@ class SearchRun(RunKind):
                                            {"repeat": True, "of": first.seq})
                     run.store.add_evaluation(rec)
                     records[i] = rec
-            for rec in records:
+            for proposal, rec in zip(proposals, records):
                 if not rec.info.get("repeat"):
                     queries += 1
+                    top_queries += self._at_top(proposal)
                     simulated += rec.cost
                 history.append(rec)
             strategy.tell([Told(a, r.fitness, r.value, dict(seen.get(k, r).info) if r.info.get("repeat") else dict(r.info))
@@ -219,7 +234,7 @@ class SearchRun(RunKind):
                 wall = sum(o[1] for o in ordered if not isinstance(o, TaskFailed))
                 evaluation = objective.combine(proposals[i], [o if isinstance(o, TaskFailed) else o[0] for o in ordered])
             value = float(evaluation.value)
-            yield i, EvaluationRecord(run.id, seq + i, keys[i], value, _fitness(objective, value), float(evaluation.cost),
+            yield i, EvaluationRecord(run.id, seq + i, keys[i], value, _fitness(objective, proposals[i], value), float(evaluation.cost),
                                       wall, dict(evaluation.info))
 
     def _summary(self, history: list[EvaluationRecord], queries: int, simulated: float) -> dict[str, Any]:
@@ -234,11 +249,20 @@ class SearchRun(RunKind):
             result["strategy"] = extra
         if not evaluated:
             return result
+        if self.top_level is not None:
+            # values of different fidelities do not compare: the best is taken at the highest level reached
+            counts = [sum(1 for r in evaluated if level_of(r.info) == level) for level in range(self.top_level + 1)]
+            result["fidelity_queries"] = counts
+            reached = max((level for level, n in enumerate(counts) if n), default=self.top_level)
+            evaluated = [r for r in evaluated if level_of(r.info) in (None, reached)]
+            if reached != self.top_level:
+                result["best_fidelity"] = reached
         finite = [r for r in evaluated if math.isfinite(r.fitness)]
         best = max(finite or evaluated, key=lambda r: (r.fitness, -r.seq))
-        result.update(best_arch=best.arch, best_value=best.value, best_seq=best.seq)
+        result.update(best_arch=best.arch.split(LEVEL_MARK)[0] if self.top_level is not None else best.arch,
+                      best_value=best.value, best_seq=best.seq)
         if self.benchmark is not None:
-            arch = self.space.parse(best.arch)
+            arch = self.space.parse(result["best_arch"])
             report: dict[str, float] = {}
             for metric in self.options.report:
                 value = float(self.benchmark.query(arch, metric))
