@@ -16,7 +16,7 @@ import attrs
 import numpy as np
 
 from nasplug.core.errors import ConfigError
-from nasplug.core.options import non_negative_int, number_in, string
+from nasplug.core.options import non_negative_int, number_in, one_of, string
 from nasplug.samplers.predictors.training import TargetScaler, TorchPredictor, TrainingOptions, check_labels, seeded, train
 
 
@@ -29,13 +29,15 @@ def _widths(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
 @attrs.frozen
 class MLPPredictorConfig(TrainingOptions):
     """``encoder``: registered encoder name; ``hidden``: layer widths; ``dropout``; ``augment``:
-    HA views added per labelled architecture (needs an encoder with ``augment_encode``)."""
+    HA views added per labelled architecture (needs an encoder with ``augment_encode``); ``loss``:
+    ``"mse"`` (DARE's protocol) or ``"mae"`` (BANANAS' meta neural network)."""
 
     encoder: str = attrs.field(default="adjacency", validator=string)
     hidden: tuple[int, ...] = attrs.field(default=(128, 128, 128), converter=lambda v: tuple(v) if isinstance(v, list) else v,
                                           validator=_widths)
     dropout: float = attrs.field(default=0.1, validator=number_in(0.0, 0.99))
     augment: int = attrs.field(default=0, validator=non_negative_int)
+    loss: str = attrs.field(default="mse", validator=one_of("mse", "mae"))
 
 
 class MLPPredictor(TorchPredictor):
@@ -86,6 +88,8 @@ class MLPPredictor(TorchPredictor):
 
             def loss(index: Any) -> Any:
                 pred = self.model["out"](self.model["body"](features[index])).view(-1)
+                if self.config.loss == "mae":
+                    return torch.nn.functional.l1_loss(pred, target[index])
                 return torch.nn.functional.mse_loss(pred, target[index])
 
             self.history = train(self.model, len(target), self.config, loss, generator)
