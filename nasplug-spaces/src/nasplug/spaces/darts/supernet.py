@@ -81,6 +81,8 @@ class DartsSupernet(nn.Module):
     option_names: tuple[tuple[str, ...], ...] = (tuple(PRIMITIVES),) * (2 * len(EDGES))
     #: The node each edge enters; reduction-cell nodes are numbered from 102.
     decision_nodes: tuple[int, ...] = tuple(node + offset for offset in (0, 100) for node, _ in EDGES)
+    #: Incoming edges each node keeps in a genotype (pruning methods such as TE-NAS stop there).
+    inputs_per_node: int = 2
     #: Ops without weights in the normal cell (skip_connect is a FactorizedReduce only where it reduces).
     PARAMETER_FREE = frozenset({"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3"})
 

@@ -206,12 +206,14 @@ class NB201Space(PositionalSpace):
 
     def supernet(self, num_classes: int = 10, **options: Any) -> "nn.Module":
         """The weight-sharing supernet (all five ops on every edge); options as ``to_module``
-        plus ``partial_channels`` (see :mod:`nasplug.spaces.nb201.supernet`)."""
+        plus ``partial_channels``, and ``stem`` / ``depth`` for a truncated network (TE-NAS's
+        linear-region network); see :mod:`nasplug.spaces.nb201.supernet`."""
         from nasplug.spaces.nb201.supernet import NB201Supernet
 
-        unknown = sorted(set(options) - {"channels", "cells_per_stage", "partial_channels"})
+        unknown = sorted(set(options) - {"channels", "cells_per_stage", "partial_channels", "stem", "depth"})
         if unknown:
-            raise ConfigError(f"supernet option '{unknown[0]}' is not known to nb201; known options: cells_per_stage, channels, partial_channels")
+            raise ConfigError(f"supernet option '{unknown[0]}' is not known to nb201; known options: cells_per_stage, "
+                              "channels, depth, partial_channels, stem")
         return NB201Supernet(num_classes=num_classes, **options)
 
     # --- benchmark ------------------------------------------------------------------------

@@ -10,7 +10,9 @@ the space's own ``to_module(arch)`` with the chosen candidates' weights copied i
 :data:`~nasplug.spaces.nb201.space.OPS`); ``forward(x, weights=...)`` runs the weighted sum of
 all ops per edge (a 6 x 5 tensor, e.g. softmax-ed architecture parameters), where an op whose
 weight is exactly zero is skipped. ``partial_channels`` > 1 builds PC-DARTS' partial-channel
-supernet (no sub-network can be extracted from it; paths and mixtures run as usual).
+supernet (no sub-network can be extracted from it; paths and mixtures run as usual); ``stem =
+false`` and ``depth = k`` keep only the first ``k`` layers without the stem (the input then has
+``channels`` channels): TE-NAS's one-cell network for counting linear regions.
 
 For differentiable methods: :attr:`NB201Supernet.option_names`, :attr:`decision_nodes` (the node
 each edge enters, for edge normalisation), :meth:`discretise` (argmax per edge, ``none`` included unless ``include_none`` is off, as
@@ -58,24 +60,34 @@ class NB201Supernet(ArgmaxDiscretise, nn.Module):
     PARAMETER_FREE = frozenset({"none", "skip_connect", "avg_pool_3x3"})
 
     def __init__(self, num_classes: int = 10, channels: int = 16, cells_per_stage: int = 5,
-                 partial_channels: int = 1) -> None:
+                 partial_channels: int = 1, stem: bool = True, depth: int | None = None) -> None:
         super().__init__()
-        for key, value in (("num_classes", num_classes), ("channels", channels), ("cells_per_stage", cells_per_stage)):
+        for key, value in (("num_classes", num_classes), ("channels", channels), ("cells_per_stage", cells_per_stage),
+                           ("depth", 1 if depth is None else depth)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"supernet option '{key}' must be an integer >= 1, got {value!r}")
+        if not isinstance(stem, bool):
+            raise ConfigError(f"supernet option 'stem' must be true or false, got {stem!r}")
         self.partial = partial_channels_option(partial_channels, channels)
-        #: A partial-channel supernet's ops are narrower than the discrete network's.
-        self.can_extract = self.partial == 1
+        #: A partial-channel or truncated supernet holds no network of the space.
+        self.can_extract = self.partial == 1 and stem and depth is None
         self.options = {"channels": channels, "cells_per_stage": cells_per_stage}
         self.num_classes = num_classes
-        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        # without the stem the input must have ``channels`` channels (TE-NAS's thin network)
+        self.stem = (nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+                     if stem else nn.Identity())
         layers: list[nn.Module] = []
+        widths: list[int] = []
         c = channels
         for stage in range(3):
             if stage > 0:
                 layers.append(ResidualReduction(c, 2 * c))
                 c *= 2
+                widths.append(c)
             layers.extend(SuperCell(c, self.partial) for _ in range(cells_per_stage))
+            widths.extend([c] * cells_per_stage)
+        if depth is not None:  # only the first ``depth`` layers (cells and reductions), as TE-NAS's thin network
+            layers, c = layers[:depth], widths[:depth][-1]
         self.cells = nn.ModuleList(layers)
         self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -102,7 +114,8 @@ class NB201Supernet(ArgmaxDiscretise, nn.Module):
         """``NB201Network(arch)`` (what ``to_module`` builds) holding this supernet's weights for
         ``arch``: parameters and BN statistics are copied, so both give the same output."""
         if not self.can_extract:
-            raise ConfigError("a partial-channel supernet (partial_channels > 1) holds no sub-network of the space; evaluate paths with forward(x, path=...)")
+            raise ConfigError("a partial-channel (partial_channels > 1) or truncated (stem = false, depth) supernet holds no "
+                              "sub-network of the space; evaluate paths with forward(x, path=...)")
         arch = to_arch(arch)
         net = NB201Network(arch, num_classes=self.num_classes, **self.options)
         net.load_state_dict(self.sub_state_dict(arch))

@@ -1,0 +1,100 @@
+"""TE-NAS: the ranking rule against hand-worked answers, the pruning schedule on the real NB201
+supernet, and the whole search with measures whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch  # noqa: F401  (imported at collection, so the suite's one-thread fixture applies)
+
+from nasplug.core.errors import ConfigError
+from nasplug.core.options import build_config
+from nasplug.core.registry import Registry, using
+from nasplug.search.tenas import TENAS, dense_ranks, prune_choice, round_significant
+
+
+def test_round_significant_matches_the_reference_round_to():
+    assert round_significant(0.123456, 3) == pytest.approx(0.123)
+    assert round_significant(-12345.0, 2) == pytest.approx(-12000.0)
+    assert round_significant(0.0, 3) == 0.0
+
+
+def test_dense_ranks_share_a_rank_between_equal_values():
+    order, ranks = dense_ranks([0.5, 0.1, 0.5, -0.2], descending=True, digits=3)
+    assert order == [0, 2, 1, 3] and ranks == [0, 1, 0, 2]
+
+
+def test_prune_choice_sums_the_ranks_and_breaks_ties_by_the_ntk_order():
+    # NTK change (desc) ranks: 0,1,0,2; region change (asc) ranks: 0,2,1,0 -> sums 0,3,1,2
+    assert prune_choice([0.5, 0.1, 0.5, -0.2], [0.0, 0.3, 0.1, 0.0], 3) == [0, 2, 3, 1]
+    # equal sums keep the NTK ranking's order
+    assert prune_choice([0.2, 0.3], [0.0, 0.1], 3) == [1, 0]
+
+
+def _tiny(tmp_path, **options):
+    from nasplug.core.testing.toy import ToySpace  # noqa: F401  (the registry must know the parts)
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "imgs.npz", x=rng.integers(0, 255, (40, 32, 32, 3), dtype=np.uint8), y=np.arange(40) % 10)
+    reg = Registry()
+    with using(reg):
+        space = reg.create("space", "nb201", section="space")
+        config = build_config(TENAS.Config, {"batch_size": 4, "repeat": 1, "lr_samples": 40, "lr_batches": 1,
+                                             "data": {"path": str(tmp_path / "imgs.npz")}, **options}, "strategy")
+        return TENAS(config, space=space, seed=3), reg
+
+
+def test_each_round_prunes_one_op_per_edge_on_the_real_supernet(tmp_path):
+    strategy, reg = _tiny(tmp_path)
+    with using(reg):
+        (arch,) = strategy.ask(1)
+        assert strategy.ask(1) == []
+    assert [h["remaining"] for h in strategy.history] == [[3] * 6, [2] * 6, [1] * 6]  # 'none' goes first: 4 -> 1
+    assert strategy.history[0]["candidates"] == 24
+    assert strategy.space.contains(arch) and "none" not in strategy.space.canonical(arch)
+
+
+def test_prune_number_prunes_several_ops_per_round_deterministically(tmp_path):
+    strategy, reg = _tiny(tmp_path, prune_number=2)
+    with using(reg):
+        (arch,) = strategy.ask(1)
+    assert [h["remaining"] for h in strategy.history] == [[2] * 6, [1] * 6]
+    again, reg = _tiny(tmp_path, prune_number=2)
+    with using(reg):
+        assert again.ask(1) == [arch]  # deterministic under the seed
+
+
+class _Scripted(TENAS):
+    """Measures with a known answer: the 'NTK condition number' grows with the weight on
+    avg_pool_3x3, the 'linear regions' with the weight on nor_conv_3x3."""
+
+    @staticmethod
+    def condition(net, x, weights):
+        return 1.0 + 10.0 * float(weights[:, 4].sum())
+
+    @staticmethod
+    def regions(net, inputs, weights):
+        return 1 + int(1000 * float(weights[:, 3].sum()))
+
+
+def test_the_pruning_removes_the_op_that_hurts_least(tmp_path):
+    """Round 1: removing avg_pool lowers the condition number (best NTK change) and costs no
+    regions, so it goes on every edge. Round 2: skip and conv 1x1 tie, the NTK order keeps the
+    lower op index first, so skip goes. Round 3: conv 1x1 goes, keeping the regions of conv 3x3."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "imgs.npz", x=rng.integers(0, 255, (20, 32, 32, 3), dtype=np.uint8), y=np.arange(20) % 10)
+    reg = Registry()
+    with using(reg):
+        space = reg.create("space", "nb201", section="space")
+        config = build_config(TENAS.Config, {"batch_size": 2, "repeat": 1, "lr_samples": 4, "lr_batches": 1,
+                                             "data": {"path": str(tmp_path / "imgs.npz")}}, "strategy")
+        (arch,) = _Scripted(config, space=space, seed=0).ask(1)
+    assert space.canonical(arch) == space.canonical(("nor_conv_3x3",) * 6)
+
+
+def test_te_nas_needs_images_and_a_supernet(tmp_path):
+    reg = Registry()
+    with using(reg):
+        space = reg.create("space", "nb201", section="space")
+        with pytest.raises(ConfigError, match="needs images"):
+            TENAS(build_config(TENAS.Config, {}, "strategy"), space=space, seed=0)
