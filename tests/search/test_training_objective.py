@@ -52,3 +52,20 @@ def test_search_run_with_training(benchmarks, tmp_path):
                   "data": {"path": str(benchmarks / "images" / "cifar10_test_20.npz")}, "search": {"queries": 2}},
                  store_path=tmp_path / "t.db")
     assert result.result["queries"] == 2 and result.result["simulated_seconds"] > 0
+
+
+def test_trains_on_a_class_balanced_split_of_a_zip(tiny_zip):
+    from nasplug.core.registry import registry
+
+    space = registry().create("space", "nb201")
+    config = build_config(TrainingObjective.Config, {"epochs": 1, "batch_size": 32,
+                                                     "module": {"channels": 4, "cells_per_stage": 1}}, "objective")
+    objective = TrainingObjective(config, space=space, seed=5, data=DataOptions(path=str(tiny_zip), split=[100, 50]))
+    objective.check()
+    arch = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
+    first = objective.evaluate(arch)
+    assert first.info["train_images"] == 100 and (first.value * 50 / 100) % 1 == 0  # 50 validation images
+    assert objective.evaluate(arch).value == first.value
+    x_train, y_train, x_val, y_val, classes = objective._load()
+    assert classes == 10 and sorted(set(y_val.tolist())) == list(range(10)) and len(y_val) == 50
+    assert sorted(y_val.tolist()).count(0) == 5  # class-balanced

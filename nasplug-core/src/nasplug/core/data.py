@@ -140,6 +140,29 @@ def load_image_folder(path: str | Path, batch_size: int, num_classes: int | None
     return _normalise(np.stack(pixels)), torch.as_tensor(labels, dtype=torch.long), classes_n
 
 
+def load_image_zip(path: str | Path, batch_size: int, num_classes: int | None = None) -> tuple[Any, Any, int]:
+    """``(x, y, num_classes)`` from a zip of an image folder (its ``train/`` part when it has one,
+    e.g. CIFAR-10's ``cifar10_jpeg.zip``): the classes in turn, as :func:`load_image_folder`
+    takes them, decoded once and cached (:func:`nasplug.core.datasets.read_images`)."""
+    import torch
+
+    from nasplug.core.datasets import read_images
+
+    try:
+        arrays = read_images(path, "train")
+    except ConfigError:
+        arrays = read_images(path, None)
+    per_class = [np.flatnonzero(arrays.y == label) for label in range(len(arrays.classes))]
+    order: list[int] = []
+    for i in range(max(len(idx) for idx in per_class)):
+        order.extend(int(idx[i]) for idx in per_class if i < len(idx))
+        if len(order) >= batch_size:
+            break
+    order = order[:batch_size]
+    labels = torch.as_tensor(arrays.y[order], dtype=torch.long)
+    return _normalise(arrays.x[order]), labels, int(num_classes or len(arrays.classes))
+
+
 def batch_from_dataset(dataset: Any, batch_size: int, num_classes: int | None = None) -> tuple[Any, Any, int]:
     """``(x, y, num_classes)`` from the first ``batch_size`` items of a torch ``Dataset`` (or any
     indexable/iterable of ``(image, label)``): images as CHW float tensors (used as given, e.g.
@@ -260,6 +283,8 @@ def load_batch(data: Any) -> tuple[Any, Any, int]:
         return batch_from_dataset(_named_dataset(data.path), data.batch_size, data.num_classes)
     if source == "folder" or (source == "auto" and Path(data.path).is_dir()):
         return load_image_folder(data.path, data.batch_size, data.num_classes, size)
+    if source == "auto" and str(data.path).lower().endswith(".zip"):
+        return load_image_zip(data.path, data.batch_size, data.num_classes)
     return load_image_batch(data.path, data.batch_size, data.num_classes)
 
 

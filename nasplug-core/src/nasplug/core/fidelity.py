@@ -22,7 +22,6 @@ import attrs
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.objective import Evaluation, Objective
 from nasplug.core.options import part_spec, spec_name
-from nasplug.core.seeding import derive_seed
 
 #: Separates an architecture's canonical string from a lower fidelity level in stored keys.
 LEVEL_MARK = "@"
@@ -96,7 +95,9 @@ class MultiFidelityConfig:
 
 class MultiFidelityObjective(Objective):
     """An ordered ladder of objectives (see the module docstring); its direction is the top
-    level's. ``fidelity_names`` labels the levels (``"benchmark:cifar10_val_12ep"``)."""
+    level's. ``fidelity_names`` labels the levels (``"benchmark:cifar10_val_12ep"``). Every level
+    gets the run's objective seed, so levels that train share their data split and differ only
+    in their own options (e.g. ``epochs``)."""
 
     Config = MultiFidelityConfig
 
@@ -109,7 +110,7 @@ class MultiFidelityObjective(Objective):
             if spec_name(spec) == "multi_fidelity":
                 raise ConfigError(f"objective.fidelities[{i}] is multi_fidelity itself; list plain objectives")
             self.levels.append(create_part("objective", spec, f"objective.fidelities[{i}]", space=self.space,
-                                           benchmark_path=self.benchmark_path, seed=derive_seed(self.seed, "fidelity", i),
+                                           benchmark_path=self.benchmark_path, seed=self.seed,
                                            data=self.data))
         self.direction = self.levels[-1].direction
         self.fidelity_names = [_label(spec) for spec in self.config.fidelities]

@@ -43,8 +43,10 @@ class TrainingConfig:
 
 
 class TrainingObjective(Objective):
-    """Trains ``space.to_module(arch)`` from scratch on the run's ``[data]`` images (an npz with
-    ``x`` and ``y``; all of its images are used) and returns the validation accuracy in percent.
+    """Trains ``space.to_module(arch)`` from scratch on the run's ``[data]`` images and returns
+    the validation accuracy in percent: an npz with ``x`` and ``y`` (all of its images, split by
+    ``val_fraction``), or with ``[data] split = [train, valid]`` class-balanced splits of an npz,
+    an image folder or a zip of one (CIFAR-10's ``cifar10_jpeg.zip``: of its training images).
     The evaluation's cost is the measured training time, so ``search.seconds`` budgets real
     compute. Deterministic for a given seed on CPU (weights, split, shuffling and augmentation
     are all seeded)."""
@@ -59,7 +61,8 @@ class TrainingObjective(Objective):
 
     def check(self) -> None:
         if self.data is None or self.data.path is None:
-            raise ConfigError("objective 'train' needs images; add [data] path = \"images.npz\" (arrays x and y) to the config")
+            raise ConfigError("objective 'train' needs images; add [data] path = \"images.npz\" (arrays x and y), or a zip or "
+                              "folder of class folders with split = [train, valid], to the config")
         self._load()
         if self.config.device == "cuda":
             import torch
@@ -72,6 +75,8 @@ class TrainingObjective(Objective):
         return True
 
     def _load(self) -> tuple[Any, Any, Any, Any, int]:
+        if self._data is None and self.data.split is not None:
+            self._data = self._load_split()
         if self._data is None:
             from nasplug.core.data import load_image_batch
 
@@ -84,6 +89,16 @@ class TrainingObjective(Objective):
             val, train = order[:n_val], order[n_val:]
             self._data = (x[train], y[train], x[val], y[val], classes)
         return self._data
+
+    def _load_split(self) -> tuple[Any, Any, Any, Any, int]:
+        """``[data] split = [train, valid]`` of an image folder, a zip of one or an npz: class-balanced
+        and seeded (the same for every candidate), normalised by the train split's statistics."""
+        from nasplug.core.datasets import training_data
+
+        data = training_data(self.data.path, self.data.split, derive_seed(self.seed, "split"), augment=False)
+        x_train, y_train = data.train.batch(range(len(data.train)))
+        x_val, y_val = data.valid.batch(range(len(data.valid)))
+        return x_train, y_train, x_val, y_val, len(data.classes)
 
     def evaluate(self, arch: Hashable) -> Evaluation:
         import torch
