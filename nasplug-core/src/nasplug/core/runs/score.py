@@ -12,7 +12,7 @@ import numpy as np
 from nasplug.core.errors import ArchitectureError, BudgetError, ConfigError, StoreError
 from nasplug.core.executors.tasks import seeded
 from nasplug.core.interfaces.executor import TaskFailed
-from nasplug.core.options import number_in, string_list
+from nasplug.core.options import non_negative_int, number_in, string_list
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_rng, derive_seed
 from nasplug.core.store import EvaluationRecord
@@ -46,11 +46,14 @@ def _archs_value(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
 class ScoreOptions:
     """A score run evaluates the proxy on ``archs``: a number of distinct random architectures,
     ``"all"``, or a list of architecture strings; where a benchmark is available it correlates the
-    scores with each of ``metrics``."""
+    scores with each of ``metrics``, and reports the calibration error: the mean absolute error
+    of an isotonic map from score to the metric fitted on ``calibration_labels`` random scored
+    architectures (0: none), on the others."""
 
     archs: int | str | list[str] = attrs.field(default=1000, validator=_archs_value)
     metrics: list[str] = attrs.field(factory=list, validator=string_list)
     top_percent: float = attrs.field(default=10.0, validator=number_in(0.01, 100))
+    calibration_labels: int = attrs.field(default=50, validator=non_negative_int)
 
 
 class ScoreRun(RunKind):
@@ -139,4 +142,10 @@ class ScoreRun(RunKind):
                 "spearman": metrics.spearman(ranked, true), "kendall_tau": metrics.kendall_tau(ranked, true),
                 f"top{self.options.top_percent:g}%": metrics.top_percent_retrieval(ranked, true, self.options.top_percent),
             }
+            if self.options.calibration_labels:
+                from nasplug.core.calibration import calibration_error
+
+                result["correlations"][metric]["calibration_mae"] = calibration_error(
+                    np.where(failed, np.nan, fitness), true, self.options.calibration_labels,
+                    derive_seed(self.config.seed, "calibration", metric))
         return result
