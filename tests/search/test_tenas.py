@@ -31,17 +31,15 @@ def test_prune_choice_sums_the_ranks_and_breaks_ties_by_the_ntk_order():
     assert prune_choice([0.2, 0.3], [0.0, 0.1], 3) == [1, 0]
 
 
-def _tiny(tmp_path, **options):
-    from nasplug.core.testing.toy import ToySpace  # noqa: F401  (the registry must know the parts)
-
+def _tiny(tmp_path, cls=TENAS, **options):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "imgs.npz", x=rng.integers(0, 255, (40, 32, 32, 3), dtype=np.uint8), y=np.arange(40) % 10)
     reg = Registry()
     with using(reg):
         space = reg.create("space", "nb201", section="space")
-        config = build_config(TENAS.Config, {"batch_size": 4, "repeat": 1, "lr_samples": 40, "lr_batches": 1,
-                                             "data": {"path": str(tmp_path / "imgs.npz")}, **options}, "strategy")
-        return TENAS(config, space=space, seed=3), reg
+        config = build_config(cls.Config, {"batch_size": 4, "repeat": 1, "lr_samples": 40, "lr_batches": 1,
+                                           "data": {"path": str(tmp_path / "imgs.npz")}, **options}, "strategy")
+        return cls(config, space=space, seed=3), reg
 
 
 def test_each_round_prunes_one_op_per_edge_on_the_real_supernet(tmp_path):
@@ -81,14 +79,10 @@ def test_the_pruning_removes_the_op_that_hurts_least(tmp_path):
     """Round 1: removing avg_pool lowers the condition number (best NTK change) and costs no
     regions, so it goes on every edge. Round 2: skip and conv 1x1 tie, the NTK order keeps the
     lower op index first, so skip goes. Round 3: conv 1x1 goes, keeping the regions of conv 3x3."""
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "imgs.npz", x=rng.integers(0, 255, (20, 32, 32, 3), dtype=np.uint8), y=np.arange(20) % 10)
-    reg = Registry()
+    strategy, reg = _tiny(tmp_path, _Scripted, batch_size=2, lr_samples=4)
     with using(reg):
-        space = reg.create("space", "nb201", section="space")
-        config = build_config(TENAS.Config, {"batch_size": 2, "repeat": 1, "lr_samples": 4, "lr_batches": 1,
-                                             "data": {"path": str(tmp_path / "imgs.npz")}}, "strategy")
-        (arch,) = _Scripted(config, space=space, seed=0).ask(1)
+        (arch,) = strategy.ask(1)
+    space = strategy.space
     assert space.canonical(arch) == space.canonical(("nor_conv_3x3",) * 6)
 
 

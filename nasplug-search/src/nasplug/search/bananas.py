@@ -27,6 +27,7 @@ from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import number_in, one_of, part_spec, positive_int
 from nasplug.core.registry import create_part
 from nasplug.core.seeding import derive_seed
+from nasplug.search.halving import fresh_samples
 
 #: BANANAS' meta neural network on our MLP predictor.
 PAPER_PREDICTOR = {"name": "mlp", "encoder": "path", "hidden": [20] * 10, "dropout": 0.0, "loss": "mae",
@@ -90,17 +91,7 @@ class Bananas(Strategy):
         return create_part("predictor", self.config.predictor, "strategy.predictor", space=self.space)
 
     def _fresh_random(self, n: int) -> list[Hashable]:
-        size = self.space.size()
-        out: list[Hashable] = []
-        tries = 0
-        while len(out) < n and (size is None or len(self.proposed) < size) and tries < 1000 * n:
-            tries += 1
-            arch = self.space.sample(self.rng)
-            key = self.space.canonical(arch)
-            if key not in self.proposed:
-                self.proposed.add(key)
-                out.append(arch)
-        return out
+        return fresh_samples(self.space, self.rng, n, self.proposed)
 
     def _candidates(self) -> list[Hashable]:
         c = self.config

@@ -24,6 +24,33 @@ from nasplug.core.options import non_negative_int, number_in, optional_positive_
 Rungs = list[tuple[int, int]]
 
 
+def fresh_samples(space: Any, rng: Any, n: int, seen: set[str]) -> list[Hashable]:
+    """Up to ``n`` random architectures whose canonical strings are not in ``seen`` (added to it);
+    fewer when a finite space runs out."""
+    size = space.size()
+    out: list[Hashable] = []
+    tries = 0
+    while len(out) < n and (size is None or len(seen) < size) and tries < 1000 * n:
+        tries += 1
+        arch = space.sample(rng)
+        key = space.canonical(arch)
+        if key not in seen:
+            seen.add(key)
+            out.append(arch)
+    return out
+
+
+def eta_option() -> Any:
+    """The ``eta`` option of the bracket strategies: a number > 1 (3, Hyperband's paper)."""
+
+    def check(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+        number_in(1.0, None)(_inst, attribute, value)
+        if value <= 1.0:
+            raise ValueError(f"{attribute.name}: expected a number > 1, got {value!r}")
+
+    return attrs.field(default=3.0, validator=check)
+
+
 def halving_rungs(n: int, eta: float, first_level: int, top_level: int) -> Rungs:
     """The rungs of one successive-halving bracket: ``n`` architectures at ``first_level``, then
     ``floor(n_i / eta)`` (at least one) at each next level up to ``top_level``."""
@@ -71,19 +98,7 @@ class BracketStrategy(Strategy, abc.ABC):
                                   f"fidelities (levels 0..{self.top}); lower strategy.min_level")
 
     def _fresh(self, n: int) -> list[Hashable]:
-        """Up to ``n`` architectures this strategy has not sampled before (fewer when a finite
-        space runs out)."""
-        size = self.space.size()
-        out: list[Hashable] = []
-        tries = 0
-        while len(out) < n and (size is None or len(self.sampled) < size) and tries < 1000 * n:
-            tries += 1
-            arch = self.space.sample(self.rng)
-            key = self.space.canonical(arch)
-            if key not in self.sampled:
-                self.sampled.add(key)
-                out.append(arch)
-        return out
+        return fresh_samples(self.space, self.rng, n, self.sampled)
 
     def _start_bracket(self) -> None:
         self.rungs = self.next_rungs()
@@ -143,12 +158,8 @@ class SuccessiveHalvingConfig:
     cheapest)."""
 
     n: int | None = attrs.field(default=None, validator=optional_positive_int)
-    eta: float = attrs.field(default=3.0, validator=number_in(1.0, None))
+    eta: float = eta_option()
     min_level: int = attrs.field(default=0, validator=non_negative_int)
-
-    def __attrs_post_init__(self) -> None:
-        if self.eta <= 1.0:
-            raise ValueError(f"eta: expected a number > 1, got {self.eta!r}")
 
 
 class SuccessiveHalving(BracketStrategy):

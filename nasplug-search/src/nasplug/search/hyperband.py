@@ -14,8 +14,7 @@ import math
 
 import attrs
 
-from nasplug.core.options import number_in
-from nasplug.search.halving import BracketStrategy, Rungs
+from nasplug.search.halving import BracketStrategy, Rungs, eta_option
 
 
 def hyperband_schedule(eta: float, levels: int) -> list[Rungs]:
@@ -34,11 +33,7 @@ class HyperbandConfig:
     """``eta`` (3, the paper's default): the halving rate and the ratio between consecutive
     fidelities' resources."""
 
-    eta: float = attrs.field(default=3.0, validator=number_in(1.0, None))
-
-    def __attrs_post_init__(self) -> None:
-        if self.eta <= 1.0:
-            raise ValueError(f"eta: expected a number > 1, got {self.eta!r}")
+    eta: float = eta_option()
 
 
 class Hyperband(BracketStrategy):
