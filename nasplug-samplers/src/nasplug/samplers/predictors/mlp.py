@@ -17,7 +17,8 @@ import numpy as np
 
 from nasplug.core.errors import ConfigError
 from nasplug.core.options import non_negative_int, number_in, one_of, string
-from nasplug.samplers.predictors.training import TargetScaler, TorchPredictor, TrainingOptions, check_labels, seeded, train
+from nasplug.samplers.predictors.training import (TargetScaler, TorchPredictor, TrainingOptions, check_labels, features_field,
+                                                  make_encoder, optional_table, seeded, train)
 
 
 def _widths(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -30,7 +31,9 @@ def _widths(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
 class MLPPredictorConfig(TrainingOptions):
     """``encoder``: registered encoder name; ``hidden``: layer widths; ``dropout``; ``augment``:
     HA views added per labelled architecture (needs an encoder with ``augment_encode``); ``loss``:
-    ``"mse"`` (DARE's protocol) or ``"mae"`` (BANANAS' meta neural network)."""
+    ``"mse"`` (DARE's protocol) or ``"mae"`` (BANANAS' meta neural network); ``features``: the
+    encoding and/or zero-cost proxies (e.g. ``["encoding", "synflow"]``; ``feature_data`` is the
+    proxies' image batch)."""
 
     encoder: str = attrs.field(default="adjacency", validator=string)
     hidden: tuple[int, ...] = attrs.field(default=(128, 128, 128), converter=lambda v: tuple(v) if isinstance(v, list) else v,
@@ -38,6 +41,8 @@ class MLPPredictorConfig(TrainingOptions):
     dropout: float = attrs.field(default=0.1, validator=number_in(0.0, 0.99))
     augment: int = attrs.field(default=0, validator=non_negative_int)
     loss: str = attrs.field(default="mse", validator=one_of("mse", "mae"))
+    features: tuple[str, ...] = features_field()
+    feature_data: dict | None = attrs.field(default=None, validator=optional_table)
 
 
 class MLPPredictor(TorchPredictor):
@@ -48,9 +53,8 @@ class MLPPredictor(TorchPredictor):
 
     def __init__(self, config: Any = None, *, space: Any) -> None:
         super().__init__(config, space=space)
-        from nasplug.core.registry import create_part
 
-        self.encoder = create_part("encoder", self.config.encoder, "predictor.encoder", space=space)
+        self.encoder = make_encoder(self.config.encoder, self.config.features, self.config.feature_data, space)
         if self.config.augment and not hasattr(self.encoder, "augment_encode"):
             raise ConfigError(f"predictor.augment needs an encoder with homogeneous augmentation (e.g. 'haap'), not '{self.config.encoder}'")
         self.model: Any = None

@@ -9,6 +9,7 @@ import numpy as np
 
 from nasplug.core.interfaces.predictor import Predictor
 from nasplug.core.options import boolean, one_of, positive_int, string
+from nasplug.samplers.predictors.training import features_field, make_encoder, optional_table
 
 MODELS = ("linear", "ridge", "random_forest", "extra_trees", "adaboost", "bagging", "gradient_boosting")
 
@@ -18,12 +19,16 @@ class SklearnPredictorConfig:
     """``model``: which regressor; ``encoder``: the registered encoding it reads;
     ``n_estimators``: ensemble size, one value for every ensemble model so that comparisons share
     a setting (our choice; DARE's Table 8 does not state it). Targets are standardised before
-    fitting when ``standardize`` (the predict run reports metrics on the original scale)."""
+    fitting when ``standardize`` (the predict run reports metrics on the original scale).
+    ``features``: the encoding and/or zero-cost proxies (e.g. ``["encoding", "synflow"]``;
+    ``feature_data`` is the proxies' image batch)."""
 
     model: str = attrs.field(default="random_forest", validator=one_of(*MODELS))
     encoder: str = attrs.field(default="onehot", validator=string)
     n_estimators: int = attrs.field(default=100, validator=positive_int)
     standardize: bool = attrs.field(default=True, validator=boolean)
+    features: tuple[str, ...] = features_field()
+    feature_data: dict | None = attrs.field(default=None, validator=optional_table)
 
 
 class SklearnPredictor(Predictor):
@@ -33,9 +38,8 @@ class SklearnPredictor(Predictor):
 
     def __init__(self, config: Any = None, *, space: Any) -> None:
         super().__init__(config, space=space)
-        from nasplug.core.registry import create_part
 
-        self.encoder = create_part("encoder", self.config.encoder, "predictor.encoder", space=space)
+        self.encoder = make_encoder(self.config.encoder, self.config.features, self.config.feature_data, space)
         self.model: Any = None
         self._mean, self._std = 0.0, 1.0
 

@@ -146,3 +146,35 @@ class TorchPredictor(Predictor):
     def embed(self, archs: Sequence[Hashable]) -> np.ndarray:
         """The learned representation (see the class docstring) as float32 rows."""
         return self._outputs(archs, "embed")
+
+
+def optional_table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """Validator: a table (dict) or none."""
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"{attribute.name}: expected a table, got {value!r}")
+
+
+def _features(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, tuple) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{attribute.name}: expected a non-empty list of \"encoding\" and/or proxy names, got {value!r}")
+
+
+def features_field() -> Any:
+    """The ``features`` option of predictors on a fixed encoding: ``["encoding"]`` (default), or
+    proxy names with or without ``"encoding"`` (e.g. ``["encoding", "synflow", "naswot"]``),
+    whose scores are appended to the encoding (``proxy_features`` encoder of nasplug-proxies)."""
+    return attrs.field(default=("encoding",), converter=lambda v: tuple(v) if isinstance(v, list) else v, validator=_features)
+
+
+def make_encoder(encoder: Any, features: Sequence[str], feature_data: Any, space: Any) -> Any:
+    """The predictor's encoder: ``encoder`` itself, or with the proxy columns of ``features``."""
+    from nasplug.core.registry import create_part
+
+    proxies = [f for f in features if f != "encoding"]
+    if not proxies:
+        return create_part("encoder", encoder, "predictor.encoder", space=space)
+    spec = {"name": "proxy_features", "base": encoder if "encoding" in features else "", "proxies": proxies}
+    if feature_data is not None:
+        spec["data"] = feature_data
+    return create_part("encoder", spec, "predictor.features", space=space)
+
