@@ -92,3 +92,53 @@ def test_te_nas_needs_images_and_a_supernet(tmp_path):
         space = reg.create("space", "nb201", section="space")
         with pytest.raises(ConfigError, match="needs images"):
             TENAS(build_config(TENAS.Config, {}, "strategy"), space=space, seed=0)
+
+
+def test_kill_9_during_the_pruning_then_resume_gives_the_same_architecture(tmp_path, benchmarks):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nasplug.core.store import Store
+
+    config = tmp_path / "run.toml"
+    config.write_text(f"""
+kind = "search"
+seed = 2
+[space]
+name = "nb201"
+[strategy]
+name = "te_nas"
+batch_size = 3
+repeat = 1
+lr_samples = 20
+lr_batches = 1
+data = {{path = "{benchmarks / 'images' / 'cifar10_test_20.npz'}"}}
+[objective]
+name = "proxy"
+proxy = "params"
+[search]
+queries = 1
+""")
+
+    def cli(*args):
+        return subprocess.Popen([sys.executable, "-m", "nasplug.core", *map(str, args)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    full, cut = tmp_path / "full.db", tmp_path / "cut.db"
+    assert cli("run", config, "--store", full).wait(timeout=600) == 0
+    proc = cli("run", config, "--store", cut)
+    time.sleep(5)  # inside the pruning (the run is stored, no evaluation yet)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Store(cut) as store:
+        assert store.run(1).status == "running" and not store.evaluations(1)
+    resumed = cli("run", config, "--store", cut, "--resume")
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    with Store(full) as a, Store(cut) as b:
+        assert [(e.arch, e.value) for e in a.evaluations(1)] == [(e.arch, e.value) for e in b.evaluations(1)]
+        assert a.run(1).result["strategy"]["pruning"] == b.run(1).result["strategy"]["pruning"]
