@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from nasplug.core.errors import ConfigError
+from nasplug.core.images import IMAGE_SUFFIXES, class_labels
 
-#: Image file extensions a folder source reads.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 #: Data sources of the ``[data]`` table; ``"auto"`` picks npz or folder from the path.
 SOURCES = ("auto", "npz", "folder", "dataset", "sample")
 
@@ -55,24 +54,6 @@ def load_image_batch(path: str | Path, batch_size: int, num_classes: int | None 
             x = (x - mean) / std
     classes = int(num_classes or (int(np.max(y)) + 1))
     return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32), torch.as_tensor(y, dtype=torch.long), classes
-
-
-def class_labels(y: Any, n: int, path: Any) -> np.ndarray:
-    """``y`` as int64 class indices, checked: one per image, whole numbers (floats like 3.0 are
-    accepted, 2.5 is not: it would be truncated), none negative."""
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != n:
-        raise ConfigError(f"data file {path}: y must hold one label per image ({n}), got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        numeric = np.issubdtype(y.dtype, np.floating) or y.dtype == np.bool_
-        bad = np.arange(len(y)) if not numeric else np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
-        if len(bad):
-            raise ConfigError(f"data file {path}: y must be whole class indices, got {y.dtype} values such as {y[bad[0]].item()!r} "
-                              f"(label {int(bad[0])}); save integer labels")
-    y = y.astype(np.int64)
-    if n and int(y.min()) < 0:
-        raise ConfigError(f"data file {path}: labels must be class indices >= 0, got {int(y.min())}")
-    return y
 
 
 def _normalise(x: np.ndarray) -> Any:

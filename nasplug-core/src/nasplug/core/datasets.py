@@ -22,7 +22,7 @@ from typing import Any, Iterator, Sequence
 import attrs
 import numpy as np
 
-from nasplug.core.data import IMAGE_SUFFIXES
+from nasplug.core.images import IMAGE_SUFFIXES, class_labels
 from nasplug.core.errors import ConfigError
 
 #: Format version of the decode cache (bump when the cached arrays change meaning).
@@ -121,7 +121,6 @@ def _read_npz(path: Path) -> ImageArrays:
         raise ConfigError(f"data file {path} is not an npz with arrays 'x' and 'y' ({exc}); save it with numpy.savez(path, x=..., y=...)") from None
     if x.ndim != 4 or x.dtype != np.uint8 or x.shape[-1] != 3:
         raise ConfigError(f"data file {path}: x must be uint8 images shaped N x H x W x 3, got {x.dtype} {x.shape}")
-    from nasplug.core.data import class_labels
 
     y = class_labels(y, len(x), path)
     return ImageArrays(x, y, tuple(str(i) for i in range(int(y.max()) + 1)), str(path))
