@@ -48,17 +48,13 @@ STRATEGIES = {
     "successive_halving": CONFIG.replace('name = "rea"', 'name = "successive_halving"\nn = 27').replace(
         'name = "proxy"\nproxy = "flops"',
         'name = "multi_fidelity"\nfidelities = [{name = "proxy", proxy = "params"}, {name = "proxy", proxy = "flops"}]'),
-    "hyperband": CONFIG.replace('name = "rea"', 'name = "hyperband"').replace(
-        'name = "proxy"\nproxy = "flops"',
-        'name = "multi_fidelity"\nfidelities = [{name = "proxy", proxy = "params"}, {name = "proxy", proxy = "flops"}, {name = "proxy", proxy = "flops"}]'),
     "bananas": CONFIG.replace('name = "rea"', 'name = "bananas"\nensemble = 2\n'
                               'predictor = {name = "sklearn", encoder = "path", n_estimators = 10}').replace(
                                   'proxy = "flops"', 'proxy = "params"'),
 }
 
 
-@pytest.mark.parametrize("strategy, batch", [("rea", 1), ("rea", 5), ("successive_halving", 5), ("hyperband", 1),
-                                             ("bananas", 1)])
+@pytest.mark.parametrize("strategy, batch", [("rea", 1), ("rea", 5), ("successive_halving", 5), ("bananas", 1)])
 def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path, strategy, batch):
     config = tmp_path / "run.toml"
     config.write_text(STRATEGIES[strategy].replace("{batch}", str(batch)))

@@ -47,6 +47,10 @@ def test_score_runs_report_the_calibration_error(tmp_path, benchmarks):
                  store_path=tmp_path / "s.db")
     mae = result.result["correlations"]["cifar10_test"]["calibration_mae"]
     assert 0.0 < mae < 10.0
+    few = run({"kind": "score", "seed": 0, "space": "nb201", "proxy": "params",
+               "benchmark": {"path": str(benchmarks / "nb201" / "nb201.csv.gz")},
+               "score": {"archs": 10, "metrics": ["cifar10_test"], "calibration_labels": 20}}, store_path=tmp_path / "f.db")
+    assert few.result["correlations"]["cifar10_test"]["calibration_mae"] is None  # too few to fit and test
 
 
 def test_a_calibrated_proxy_predicts_on_the_accuracy_scale(benchmarks):

@@ -145,7 +145,8 @@ class ScoreRun(RunKind):
             if self.options.calibration_labels:
                 from nasplug.core.calibration import calibration_error
 
-                result["correlations"][metric]["calibration_mae"] = calibration_error(
-                    np.where(failed, np.nan, fitness), true, self.options.calibration_labels,
-                    derive_seed(self.config.seed, "calibration", metric))
+                mae = calibration_error(np.where(failed, np.nan, fitness), true, self.options.calibration_labels,
+                                        derive_seed(self.config.seed, "calibration", metric))
+                # None (JSON null) when too few architectures were scored to fit and test the map
+                result["correlations"][metric]["calibration_mae"] = mae if math.isfinite(mae) else None
         return result

@@ -92,8 +92,9 @@ class SearchRun(RunKind):
         self.top_level = None if levels is None else len(levels) - 1
         evaluations = None if self.space_size is None else self.space_size * (1 if levels is None else len(levels))
         if evaluations is not None and self.options.queries is not None and self.options.queries > evaluations:
-            raise BudgetError(f"search.queries = {self.options.queries} exceeds the {evaluations} possible evaluations of "
-                              f"the space; set it to at most {evaluations}")
+            what = (f"{self.space_size} architectures of the space" if levels is None else
+                    f"{evaluations} possible evaluations ({self.space_size} architectures x {len(levels)} fidelities)")
+            raise BudgetError(f"search.queries = {self.options.queries} exceeds the {what}; set it to at most {evaluations}")
         self.objective.check()
         if self.options.seconds is not None and not self.objective.charges_cost:
             raise BudgetError(
