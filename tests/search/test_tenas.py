@@ -52,6 +52,16 @@ def test_each_round_prunes_one_op_per_edge_on_the_real_supernet(tmp_path):
     assert strategy.space.contains(arch) and "none" not in strategy.space.canonical(arch)
 
 
+def test_prune_number_may_leave_a_single_op_in_one_round(tmp_path):
+    """Four ops left, prune_number 3: the round prunes three of them on every edge (the quota is
+    fixed before pruning starts)."""
+    strategy, reg = _tiny(tmp_path, _Scripted, batch_size=2, lr_samples=4, prune_number=3)
+    with using(reg):
+        (arch,) = strategy.ask(1)
+    assert [h["remaining"] for h in strategy.history] == [[1] * 6]
+    assert strategy.space.canonical(arch) == strategy.space.canonical(("nor_conv_3x3",) * 6)
+
+
 def test_prune_number_prunes_several_ops_per_round_deterministically(tmp_path):
     strategy, reg = _tiny(tmp_path, prune_number=2)
     with using(reg):

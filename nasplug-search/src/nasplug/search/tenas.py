@@ -264,12 +264,13 @@ class TENAS(Strategy):
         while (active.sum(axis=1) > 1).any():
             candidates = [(d, k) for d in range(len(names)) if active[d].sum() > 1 for k in np.flatnonzero(active[d])]
             order = self._measure(active, [[(d, int(k))] for d, k in candidates], f"round{rnd}")
-            pruned: dict[int, int] = {}
+            # how many each decision loses this round, fixed before any is pruned (one op always stays)
+            quota = {d: min(c.prune_number, int(active[d].sum()) - 1) for d, _ in candidates}
             for i in order:
                 d, k = candidates[i]
-                if pruned.get(d, 0) < min(c.prune_number, int(active[d].sum()) - 1):
+                if quota[d] > 0:
                     active[d, k] = False
-                    pruned[d] = pruned.get(d, 0) + 1
+                    quota[d] -= 1
             self.history.append({"round": rnd, "candidates": len(candidates), "remaining": active.sum(axis=1).tolist()})
             rnd += 1
         keep = getattr(probe, "inputs_per_node", None)
