@@ -129,10 +129,7 @@ def load_image_zip(path: str | Path, batch_size: int, num_classes: int | None = 
 
     from nasplug.core.datasets import read_images
 
-    try:
-        arrays = read_images(path, "train")
-    except ConfigError:
-        arrays = read_images(path, None)
+    arrays = read_images(path, "train")  # the whole archive when it has no train/ part
     per_class = [np.flatnonzero(arrays.y == label) for label in range(len(arrays.classes))]
     order: list[int] = []
     for i in range(max(len(idx) for idx in per_class)):

@@ -21,7 +21,7 @@ import attrs
 
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.objective import Evaluation, Objective
-from nasplug.core.options import part_spec, spec_name
+from nasplug.core.options import part_spec_list, spec_name
 
 #: Separates an architecture's canonical string from a lower fidelity level in stored keys.
 LEVEL_MARK = "@"
@@ -59,13 +59,9 @@ def level_of(record_info: dict) -> int | None:
 
 
 def _fidelity_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not isinstance(value, (list, tuple)) or len(value) < 2:
+    part_spec_list(_inst, attribute, value)
+    if len(value) < 2:
         raise ValueError(f"{attribute.name}: expected a list of at least two objectives, cheapest first, got {value!r}")
-    for i, spec in enumerate(value):
-        try:
-            part_spec(_inst, attribute, spec)
-        except ValueError as exc:
-            raise ValueError(f"{attribute.name}[{i}]: {exc}") from None
 
 
 def _costs(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:

@@ -88,6 +88,17 @@ def string_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
         _fail(attribute, "a list of strings", value)
 
 
+def table(description: str = "a table", *, optional: bool = False):
+    """Validator: a TOML table (a dict), or none when ``optional``; ``description`` names it in
+    the error (e.g. ``"a table of to_module options"``)."""
+
+    def check(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if not (isinstance(value, dict) or (optional and value is None)):
+            _fail(attribute, description, value)
+
+    return check
+
+
 def boolean(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, bool):
         _fail(attribute, "true or false", value)

@@ -25,12 +25,8 @@ import attrs
 import numpy as np
 
 from nasplug.core.interfaces.encoder import Encoder
-from nasplug.core.options import build_config, non_negative_int, part_spec_list, spec_name
+from nasplug.core.options import boolean, build_config, non_negative_int, part_spec_list, spec_name, table
 
-
-def _optional_table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if value is not None and not isinstance(value, dict):
-        raise ValueError(f"{attribute.name}: expected a table, got {value!r}")
 
 
 def _base(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -46,9 +42,9 @@ class ProxyFeaturesConfig:
 
     base: Any = attrs.field(default="onehot", validator=_base)
     proxies: list = attrs.field(factory=lambda: ["synflow", "naswot"], validator=part_spec_list)
-    data: dict | None = attrs.field(default=None, validator=_optional_table)
+    data: dict | None = attrs.field(default=None, validator=table(optional=True))
     seed: int = attrs.field(default=0, validator=non_negative_int)
-    cache: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    cache: bool = attrs.field(default=True, validator=boolean)
 
 
 class ScoreCache:

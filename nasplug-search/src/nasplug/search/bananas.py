@@ -90,13 +90,15 @@ class Bananas(Strategy):
     def _new_predictor(self) -> Any:
         return create_part("predictor", self.config.predictor, "strategy.predictor", space=self.space)
 
-    def _fresh_random(self, n: int) -> list[Hashable]:
-        return fresh_samples(self.space, self.rng, n, self.proposed)
+    def _queue_random(self, n: int) -> None:
+        """Queue ``n`` random architectures never proposed (the initial sample, or a fallback)."""
+        self.queue = fresh_samples(self.space, self.rng, n, self.proposed)
+        self.history.append({"iteration": self.iteration, "random": len(self.queue)})
+        self.iteration += 1
 
-    def _candidates(self) -> list[Hashable]:
+    def _candidates(self, labelled: list[tuple[Hashable, float]]) -> list[Hashable]:
         c = self.config
-        ranked = sorted((v for v in self.evaluated.values() if math.isfinite(v[1])),
-                        key=lambda v: (-v[1], self.space.canonical(v[0])))
+        ranked = sorted(labelled, key=lambda v: (-v[1], self.space.canonical(v[0])))
         parents = [arch for arch, _ in ranked[:c.parents]]
         out: dict[str, Hashable] = {}
         tries = 0
@@ -115,11 +117,9 @@ class Bananas(Strategy):
         """Fit the ensemble and queue this iteration's picks."""
         c = self.config
         labelled = [(a, f) for a, f in self.evaluated.values() if math.isfinite(f)]
-        candidates = self._candidates() if len(labelled) >= 2 else []
+        candidates = self._candidates(labelled) if len(labelled) >= 2 else []
         if not candidates:
-            self.queue = self._fresh_random(c.per_iteration)
-            self.history.append({"iteration": self.iteration, "random": len(self.queue)})
-            self.iteration += 1
+            self._queue_random(c.per_iteration)
             return
         archs = [a for a, _ in labelled]
         y = np.array([f for _, f in labelled])
@@ -140,10 +140,8 @@ class Bananas(Strategy):
 
     def ask(self, n: int) -> list[Hashable]:
         if not self.queue and not self.waiting:
-            if self.iteration == 0 and not self.evaluated:
-                self.queue = self._fresh_random(self.config.initial)
-                self.history.append({"iteration": 0, "random": len(self.queue)})
-                self.iteration = 1
+            if self.iteration == 0:
+                self._queue_random(self.config.initial)
             else:
                 self._iterate()
         out, self.queue = self.queue[:n], self.queue[n:]

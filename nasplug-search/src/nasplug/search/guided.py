@@ -16,15 +16,11 @@ from nasplug.core.errors import ConfigError
 from nasplug.core.executors import LocalExecutor
 from nasplug.core.evolution import AgingEvolution
 from nasplug.core.interfaces.strategy import Strategy, Told
-from nasplug.core.options import non_negative_int, part_spec, positive_int, spec_name
+from nasplug.core.options import non_negative_int, part_spec, positive_int, spec_name, table
 from nasplug.core.registry import create_part
 from nasplug.core.seeding import derive_seed
 from nasplug.core.interfaces.capabilities import Enumerable
 
-
-def _optional_table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if value is not None and not isinstance(value, dict):
-        raise ValueError(f"{attribute.name}: expected a table, got {value!r}")
 
 
 def _candidate_pool(space: Any, pool_size: int, rng: np.random.Generator) -> list[Hashable]:
@@ -114,7 +110,7 @@ class ProxyGuidedREAConfig:
     cycles: int = attrs.field(default=1000, validator=positive_int)
     population_size: int = attrs.field(default=10, validator=positive_int)
     sample_size: int = attrs.field(default=3, validator=positive_int)
-    data: dict | None = attrs.field(default=None, validator=_optional_table)
+    data: dict | None = attrs.field(default=None, validator=table(optional=True))
 
 
 class ProxyGuidedREA(Strategy):

@@ -16,7 +16,7 @@ from typing import Any, Hashable, Sequence
 import attrs
 
 from nasplug.core.errors import ConfigError
-from nasplug.core.fidelity import AtFidelity
+from nasplug.core.fidelity import AtFidelity, unwrap
 from nasplug.core.interfaces.strategy import Strategy, Told
 from nasplug.core.options import non_negative_int, number_in, optional_positive_int
 
@@ -92,10 +92,11 @@ class BracketStrategy(Strategy, abc.ABC):
     def set_fidelities(self, names: Sequence[str]) -> None:
         super().set_fidelities(names)
         rungs = self.next_rungs()
-        for _, level in rungs or [(0, getattr(self.config, "min_level", 0))]:
-            if not rungs or not 0 <= level <= self.top:
-                raise ConfigError(f"strategy: a rung at fidelity level {level} is outside the objective's {len(names)} "
-                                  f"fidelities (levels 0..{self.top}); lower strategy.min_level")
+        outside = [level for _, level in rungs if not 0 <= level <= self.top]
+        if outside or not rungs:  # no rungs: the first level is already past the top one
+            level = outside[0] if outside else getattr(self.config, "min_level", 0)
+            raise ConfigError(f"strategy: a rung at fidelity level {level} is outside the objective's {len(names)} "
+                              f"fidelities (levels 0..{self.top}); lower strategy.min_level")
 
     def _fresh(self, n: int) -> list[Hashable]:
         return fresh_samples(self.space, self.rng, n, self.sampled)
@@ -108,8 +109,12 @@ class BracketStrategy(Strategy, abc.ABC):
         self.scores = []
         self.history.append({"rungs": [[len(self.queue), self.rungs[0][1]]]})
 
+    def _ranked(self) -> list[tuple[float, str, Hashable]]:
+        """The current rung's results, best first (ties by canonical string)."""
+        return sorted(self.scores, key=lambda s: (-s[0], s[1]))
+
     def _promote(self) -> None:
-        ranked = sorted(self.scores, key=lambda s: (-s[0], s[1]))
+        ranked = self._ranked()
         self.rung += 1
         size, level = self.rungs[self.rung]
         self.queue = [arch for _, _, arch in ranked[:size]]
@@ -123,7 +128,7 @@ class BracketStrategy(Strategy, abc.ABC):
                 self._promote()
                 continue
             if self.rungs and self.scores:
-                self.history[-1]["best"] = sorted(self.scores, key=lambda s: (-s[0], s[1]))[0][1]
+                self.history[-1]["best"] = self._ranked()[0][1]
             self._start_bracket()
             if not self.queue:  # the space is used up
                 return
@@ -142,7 +147,7 @@ class BracketStrategy(Strategy, abc.ABC):
 
     def tell(self, results: Sequence[Told]) -> None:
         for told in results:
-            arch = told.arch.arch if isinstance(told.arch, AtFidelity) else told.arch
+            arch = unwrap(told.arch)[0]
             self.scores.append((told.fitness, self.space.canonical(arch), arch))
         self.waiting -= len(results)
 

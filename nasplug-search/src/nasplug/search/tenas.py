@@ -38,21 +38,13 @@ import numpy as np
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.capabilities import HasSupernet
 from nasplug.core.interfaces.strategy import Strategy, Told
-from nasplug.core.options import boolean, non_negative_int, one_of, positive_int
+from nasplug.core.options import boolean, non_negative_int, one_of, positive_int, table
 from nasplug.core.seeding import derive_seed
 
 #: The reference code's marker for a pruned op, and its fallback for a NaN condition number.
 NAN_CONDITION = 100000.0
 
 
-def _table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not isinstance(value, dict):
-        raise ValueError(f"{attribute.name}: expected a table of supernet options, got {value!r}")
-
-
-def _optional_table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if value is not None and not isinstance(value, dict):
-        raise ValueError(f"{attribute.name}: expected a table, got {value!r}")
 
 
 @attrs.frozen
@@ -66,14 +58,14 @@ class TENASConfig:
     precision: int = attrs.field(default=3, validator=non_negative_int)
     prune_number: int = attrs.field(default=1, validator=positive_int)
     init: str = attrs.field(default="default", validator=one_of("default", "kaiming_normal"))
-    ntk_supernet: dict = attrs.field(factory=lambda: {"channels": 3, "cells_per_stage": 1}, validator=_table)
+    ntk_supernet: dict = attrs.field(factory=lambda: {"channels": 3, "cells_per_stage": 1}, validator=table("a table of supernet options"))
     lr_supernet: dict = attrs.field(factory=lambda: {"channels": 1, "cells_per_stage": 1, "stem": False, "depth": 1},
-                                    validator=_table)
+                                    validator=table("a table of supernet options"))
     lr_samples: int = attrs.field(default=1000, validator=positive_int)
     lr_batches: int = attrs.field(default=3, validator=positive_int)
     lr_crop: int = attrs.field(default=3, validator=positive_int)
     prune_none_first: bool = attrs.field(default=True, validator=boolean)
-    data: dict | None = attrs.field(default=None, validator=_optional_table)
+    data: dict | None = attrs.field(default=None, validator=table(optional=True))
 
 
 def round_significant(value: float, digits: int) -> float:
@@ -126,11 +118,7 @@ class TENAS(Strategy):
         if self._images is None:
             from nasplug.core.datasets import channel_stats, read_images
 
-            path = self.config.data["path"]
-            try:
-                arrays = read_images(path, "train")
-            except ConfigError:
-                arrays = read_images(path, None)
+            arrays = read_images(self.config.data["path"], "train")  # the whole source when it has no train/ part
             mean, std = channel_stats(arrays.x)
             x = (arrays.x.astype(np.float32) / 255.0 - mean) / std
             self._images = (np.ascontiguousarray(x.transpose(0, 3, 1, 2)), len(arrays.classes))
@@ -177,18 +165,10 @@ class TENAS(Strategy):
     def condition(net: Any, x: Any, weights: Any) -> float:
         """Condition number of the NTK of ``net`` mixing ops by ``weights`` on batch ``x``:
         per-image gradients of the summed logits w.r.t. every parameter named ``weight``."""
-        import torch
-
-        from nasplug.proxies.zero_cost.ntk import condition_number
+        from nasplug.proxies.zero_cost.ntk import ntk_condition
 
         params = [p for name, p in net.named_parameters() if name.endswith("weight")]
-        logits = net(x, weights=weights)
-        rows = []
-        for n in range(len(x)):
-            grads = torch.autograd.grad(logits[n].sum(), params, retain_graph=n < len(x) - 1, allow_unused=True)
-            rows.append(torch.cat([g.reshape(-1) for g in grads if g is not None]).double())
-        jac = torch.stack(rows)
-        kappa = condition_number((jac @ jac.T).detach().numpy())
+        kappa = ntk_condition(net(x, weights=weights), params)
         return NAN_CONDITION if math.isnan(kappa) else kappa
 
     @staticmethod

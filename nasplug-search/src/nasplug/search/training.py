@@ -11,14 +11,10 @@ import numpy as np
 
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.objective import Evaluation, Objective
-from nasplug.core.options import boolean, number_in, one_of, positive_int
+from nasplug.core.options import boolean, number_in, one_of, positive_int, table
 from nasplug.core.seeding import derive_seed
 from nasplug.core.interfaces.capabilities import Buildable
 
-
-def _table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not isinstance(value, dict):
-        raise ValueError(f"{attribute.name}: expected a table of to_module options, got {value!r}")
 
 
 @attrs.frozen
@@ -37,7 +33,7 @@ class TrainingConfig:
     batch_size: int = attrs.field(default=64, validator=positive_int)
     val_fraction: float = attrs.field(default=0.2, validator=number_in(0.0, 1.0))
     augment: bool = attrs.field(default=True, validator=boolean)
-    module: dict = attrs.field(factory=dict, validator=_table)
+    module: dict = attrs.field(factory=dict, validator=table("a table of to_module options"))
     device: str = attrs.field(default="cpu", validator=one_of("cpu", "cuda"))
     threads: int = attrs.field(default=1, validator=positive_int)
 

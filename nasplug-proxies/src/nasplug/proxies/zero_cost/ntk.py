@@ -52,6 +52,17 @@ def condition_number(kernel: np.ndarray) -> float:
     return float(eig[-1] / eig[0])
 
 
+def ntk_condition(logits: Any, weights: list[Any]) -> float:
+    """:func:`condition_number` of the empirical NTK ``G G^T``, where row ``n`` of ``G`` is the
+    gradient of image ``n``'s summed ``logits`` w.r.t. ``weights`` (one backward pass each)."""
+    rows = []
+    for n in range(len(logits)):
+        grads = torch.autograd.grad(logits[n].sum(), weights, retain_graph=n < len(logits) - 1, allow_unused=True)
+        rows.append(torch.cat([g.reshape(-1) for g in grads if g is not None]).double())
+    jac = torch.stack(rows)
+    return condition_number((jac @ jac.T).detach().cpu().numpy())
+
+
 class NTKProxy(ZeroCostProxy):
     """ntk: condition number of the empirical NTK on a batch (lower is better)."""
 
@@ -67,11 +78,5 @@ class NTKProxy(ZeroCostProxy):
         for _ in range(self.config.repeats):
             module = self.build_narrow(arch, ctx, device, NARROW_OPTIONS)
             weights = [p for name, p in module.named_parameters() if name.endswith("weight") and p.requires_grad]
-            out = logits_of(module(x))
-            rows = []
-            for n in range(len(x)):
-                grads = torch.autograd.grad(out[n].sum(), weights, retain_graph=n < len(x) - 1, allow_unused=True)
-                rows.append(torch.cat([g.reshape(-1) for g in grads if g is not None]).double())
-            jac = torch.stack(rows)
-            values.append(condition_number((jac @ jac.T).cpu().numpy()))
+            values.append(ntk_condition(logits_of(module(x)), weights))
         return sum(values) / len(values)

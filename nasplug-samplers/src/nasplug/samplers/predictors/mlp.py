@@ -16,9 +16,9 @@ import attrs
 import numpy as np
 
 from nasplug.core.errors import ConfigError
-from nasplug.core.options import non_negative_int, number_in, one_of, string
+from nasplug.core.options import non_negative_int, number_in, one_of, string, table
 from nasplug.samplers.predictors.training import (TargetScaler, TorchPredictor, TrainingOptions, check_labels, features_field,
-                                                  make_encoder, optional_table, seeded, train)
+                                                  make_encoder, seeded, train)
 
 
 def _widths(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -42,7 +42,7 @@ class MLPPredictorConfig(TrainingOptions):
     augment: int = attrs.field(default=0, validator=non_negative_int)
     loss: str = attrs.field(default="mse", validator=one_of("mse", "mae"))
     features: tuple[str, ...] = features_field()
-    feature_data: dict | None = attrs.field(default=None, validator=optional_table)
+    feature_data: dict | None = attrs.field(default=None, validator=table(optional=True))
 
 
 class MLPPredictor(TorchPredictor):

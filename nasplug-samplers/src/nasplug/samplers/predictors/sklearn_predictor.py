@@ -8,8 +8,8 @@ import attrs
 import numpy as np
 
 from nasplug.core.interfaces.predictor import Predictor
-from nasplug.core.options import boolean, one_of, positive_int, string
-from nasplug.samplers.predictors.training import features_field, make_encoder, optional_table
+from nasplug.core.options import boolean, one_of, positive_int, string, table
+from nasplug.samplers.predictors.training import features_field, make_encoder
 
 MODELS = ("linear", "ridge", "random_forest", "extra_trees", "adaboost", "bagging", "gradient_boosting")
 
@@ -28,7 +28,7 @@ class SklearnPredictorConfig:
     n_estimators: int = attrs.field(default=100, validator=positive_int)
     standardize: bool = attrs.field(default=True, validator=boolean)
     features: tuple[str, ...] = features_field()
-    feature_data: dict | None = attrs.field(default=None, validator=optional_table)
+    feature_data: dict | None = attrs.field(default=None, validator=table(optional=True))
 
 
 class SklearnPredictor(Predictor):

@@ -148,12 +148,6 @@ class TorchPredictor(Predictor):
         return self._outputs(archs, "embed")
 
 
-def optional_table(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    """Validator: a table (dict) or none."""
-    if value is not None and not isinstance(value, dict):
-        raise ValueError(f"{attribute.name}: expected a table, got {value!r}")
-
-
 def _features(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, tuple) or not value or not all(isinstance(v, str) and v for v in value):
         raise ValueError(f"{attribute.name}: expected a non-empty list of \"encoding\" and/or proxy names, got {value!r}")
