@@ -109,7 +109,48 @@ def test_snip_grad_norm_and_fisher_of_a_linear_classifier_in_closed_form():
     assert make(SnipProxy).score("2", ctx()) == pytest.approx(float((w * grad).abs().sum()), rel=1e-5)
     assert make(GradNormProxy).score("2", ctx()) == pytest.approx(float(grad.norm()), rel=1e-5)
     fisher = 0.5 * ((logits * delta) ** 2).mean(0).sum()
-    assert make(FisherProxy).score("2", ctx()) == pytest.approx(float(fisher), rel=1e-5)
+    # The reference code broadcasts each output unit's value over its 3 incoming weights.
+    assert make(FisherProxy).score("2", ctx()) == pytest.approx(3 * float(fisher), rel=1e-5)
+    assert make(FisherProxy, reduction="channel").score("2", ctx()) == pytest.approx(float(fisher), rel=1e-5)
+
+
+class TwoLayerSpace(ToySpace):
+    """Conv2d(3 -> 2, 1x1) - ReLU - Linear(2 -> 3): layers of different fan-in (3 and 2)."""
+
+    W_CONV = [[0.7, -0.4, 1.1], [-0.9, 0.5, 0.3]]
+    W_HEAD = [[0.2, -1.3], [1.0, 0.6], [-0.5, 0.8]]
+
+    def __init__(self, config=None) -> None:
+        super().__init__(ToySpaceConfig(positions=1, choices=1))
+
+    def to_module(self, arch, num_classes=3, **options):
+        conv, head = nn.Conv2d(3, 2, 1, bias=False), nn.Linear(2, num_classes, bias=False)
+        with torch.no_grad():
+            conv.weight.copy_(torch.tensor(self.W_CONV).reshape(2, 3, 1, 1))
+            head.weight.copy_(torch.tensor(self.W_HEAD))
+        return nn.Sequential(conv, nn.ReLU(), nn.Flatten(), head)
+
+
+def test_fisher_weights_each_layer_by_its_fan_in_as_the_reference_code():
+    x = X.double()
+    a1 = (x @ torch.tensor(TwoLayerSpace.W_CONV, dtype=torch.float64).T).requires_grad_(True)
+    a2 = a1.relu() @ torch.tensor(TwoLayerSpace.W_HEAD, dtype=torch.float64).T
+    a2.retain_grad()
+    nn.functional.cross_entropy(a2, Y).backward()
+    f1 = 0.5 * ((a1.detach() * a1.grad) ** 2).mean(0)  # per channel of the conv (spatial size 1)
+    f2 = 0.5 * ((a2.detach() * a2.grad) ** 2).mean(0)  # per output unit of the head
+    reference = float(3 * f1.sum() + 2 * f2.sum())
+    plain = float(f1.sum() + f2.sum())
+
+    def proxy(**options):
+        return FisherProxy(build_config(FisherProxy.Config, {"init": "default", **options}, "fisher"),
+                           space=TwoLayerSpace())
+
+    assert proxy().score("0", ctx()) == pytest.approx(reference, rel=1e-5)
+    assert proxy(reduction="channel").score("0", ctx()) == pytest.approx(plain, rel=1e-5)
+    assert reference / plain not in (pytest.approx(2.0), pytest.approx(3.0))  # not one constant factor
+    with pytest.raises(ConfigError, match="reduction"):
+        build_config(FisherProxy.Config, {"reduction": "fanin"}, "fisher")
 
 
 def test_grasp_matches_an_explicit_hessian():
