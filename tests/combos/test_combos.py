@@ -52,7 +52,7 @@ def test_predict_combination(sampler: str, model: str, benchmarks, tmp_path) -> 
     summary = result.result
     assert summary["labels"] == expected_labels
     assert summary["rounds"] == ROUNDS + 1
-    assert summary["pool"] == POOL
+    assert summary["evaluated_on"] == POOL and summary["pool"] <= POOL  # one architecture per network
     tau = summary["final"]["kendall_tau"]
     assert math.isfinite(tau) and -1.0 <= tau <= 1.0
     assert summary["final"]["labels"] == expected_labels

@@ -1,12 +1,14 @@
 """search, predict and score runs end to end on the real NAS-Bench-201 table."""
 
 
+import numpy as np
 import pytest
 
 from nasplug.core.errors import ArchitectureError, BudgetError, StoreError
 from nasplug.core.hookspecs import hookimpl
 from nasplug.core.plugins import plugin_manager
 from nasplug.core.runs import run
+from nasplug.core.seeding import derive_rng
 from nasplug.core.store import Store
 
 
@@ -61,8 +63,10 @@ def test_predict_run_resumes_to_the_same_result(benchmarks, tmp_path):
 
 
 def test_predict_budget_larger_than_the_pool(benchmarks, tmp_path):
-    with pytest.raises(BudgetError, match="pool has 50"):
+    with pytest.raises(BudgetError, match=r"pool has 4\d distinct networks"):  # 50 cells, fewer networks
         run(predict_config(tmp_path, pool_size=50, initial=30, per_round=10, rounds=2))
+    with pytest.raises(BudgetError, match="pool has 50 architectures"):
+        run(predict_config(tmp_path, pool_size=50, initial=30, per_round=10, rounds=2, dedupe="none"))
     assert not (tmp_path / "p.db").exists()  # nothing written on bad input
 
 
@@ -135,3 +139,51 @@ def test_simulated_time_budget_needs_an_objective_with_costs(benchmarks, tmp_pat
     with pytest.raises(BudgetError, match="search.seconds.*search.queries"):
         run(config)
     assert not (tmp_path / "t.db").exists()
+
+
+def test_predict_labels_one_architecture_per_network(benchmarks, tmp_path):
+    from nasplug.core.registry import registry
+
+    space = registry().create("space", "nb201")
+    result = run(predict_config(tmp_path, pool_size=400, initial=20, per_round=20, rounds=2)).result
+    with Store(tmp_path / "p.db") as store:
+        labelled = [space.parse(e.arch) for e in store.evaluations(1)]
+        rounds = store.rounds(1)
+    keys = [space.graph_key(a) for a in labelled]
+    assert len(labelled) == 60 and len(set(keys)) == 60
+    # the sampler's pool holds exactly one architecture per network of the 400 drawn
+    bench = space.load_benchmark(str(benchmarks))
+    pool = list(bench.architectures())
+    keep = np.sort(derive_rng(1, "pool").choice(len(pool), 400, replace=False))
+    assert result["pool"] == len({space.graph_key(pool[i]) for i in keep}) < 400 == result["evaluated_on"]
+    assert rounds[-1].metrics["distinct_graphs"] == 60
+    assert 0.0 <= rounds[-1].metrics["label_histogram_distance"] < 0.5
+
+
+def test_predict_haap_protocol_holds_out_connected_cells(benchmarks, tmp_path):
+    from nasplug.core.interfaces.space import DISCONNECTED
+    from nasplug.core.registry import registry
+
+    space = registry().create("space", "nb201")
+    config = predict_config(tmp_path, pool_size=1000, initial=10, per_round=10, rounds=1, protocol="haap", holdout=300)
+    result = run(config).result
+    assert result["holdout"] == 300
+    final = result["final"]
+    assert {"holdout_kendall_tau", "holdout_spearman", "holdout_mse", "kendall_tau"} <= set(final)
+    assert -1 <= final["holdout_kendall_tau"] <= 1
+    from nasplug.core.runs.predict import PredictRun
+    from nasplug.core.config import RunConfig
+
+    kind = PredictRun(RunConfig.from_dict(config), registry(), space)
+    assert all(space.graph_key(a) != DISCONNECTED for a in kind.eval_pool + kind.holdout)
+    assert not set(map(space.canonical, kind.holdout)) & set(map(space.canonical, kind.eval_pool))
+    assert len(kind.eval_pool) + len(kind.holdout) == 1000 - sum(space.graph_key(a) == DISCONNECTED for a in
+                                                                   _pool_of(kind, benchmarks, 1000))
+    with pytest.raises(BudgetError, match="predict.holdout"):
+        run(predict_config(tmp_path / "x", pool_size=100, protocol="haap", holdout=5000))
+
+
+def _pool_of(kind, benchmarks, size):
+    pool = list(kind.benchmark.architectures())
+    keep = np.sort(derive_rng(1, "pool").choice(len(pool), size, replace=False))
+    return [pool[i] for i in keep]

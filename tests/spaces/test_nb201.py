@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from nasplug.core.errors import ArchitectureError, BenchmarkError, BudgetError, ConfigError
 from nasplug.core.interfaces.benchmark import Benchmark
-from nasplug.core.interfaces.space import CellGraph, SearchSpace
+from nasplug.core.interfaces.space import DISCONNECTED, CellGraph, SearchSpace
 from nasplug.core.options import NoOptions, build_config
 from nasplug.spaces.nb201 import EDGES, OPS, NB201Space
 from nasplug.spaces.nb201.benchmark import clear_cache, load_benchmark
@@ -336,3 +336,37 @@ def test_small_table_without_latency(tmp_path):
         assert SPACE.load_benchmark(str(path)) is bench
     finally:
         clear_cache()
+
+
+# --- graph identity -----------------------------------------------------------------------------
+def test_graph_key_merges_cells_that_are_the_same_network():
+    space = NB201Space()
+    key = lambda s: space.graph_key(space.parse(s))  # noqa: E731
+    # isomorphic: the two parallel branches (nodes 1 and 2) swapped
+    assert key("|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|none~0|avg_pool_3x3~1|skip_connect~2|") == \
+        key("|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|avg_pool_3x3~2|")
+    # an edge into a node that reaches no output changes nothing
+    assert key("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|") == \
+        key("|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+    # a skip chain is the identity: conv after skip == conv on the input
+    assert key("|skip_connect~0|+|none~0|none~1|+|none~0|nor_conv_3x3~1|none~2|") == \
+        key("|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|") == "nor_conv_3x3(x)"
+    # different ops, or the same ops wired in series instead of in parallel, are different networks
+    assert key("|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|") != key("|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|")
+    assert key("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|") != \
+        key("|nor_conv_3x3~0|+|none~0|none~1|+|nor_conv_3x3~0|skip_connect~1|none~2|")
+    # no path from input to output
+    assert key("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|avg_pool_3x3~2|") == DISCONNECTED
+
+
+def test_graph_keys_over_the_whole_space(benchmarks):
+    space = NB201Space()
+    groups: dict[str, list] = {}
+    for arch in space.enumerate():
+        groups.setdefault(space.graph_key(arch), []).append(arch)
+    assert len(groups) == 4930 and len(groups[DISCONNECTED]) == 341
+    bench = space.load_benchmark(str(benchmarks))
+    # every network that ignores its input trains to chance; members of a group agree closely
+    assert set(bench.query_many(groups[DISCONNECTED], "cifar10_test")) == {10.0}
+    spread = [np.ptp(bench.query_many(g, "cifar10_test")) for k, g in groups.items() if len(g) > 1 and k != DISCONNECTED]
+    assert np.median(spread) < 0.5

@@ -34,6 +34,12 @@ class Predictor(Part, abc.ABC):
     def embed(self, archs: Sequence[Hashable]) -> np.ndarray:
         """The representation the predictor scores from, shape ``(len(archs), d)``."""
 
+    def continue_fit(self, archs: Sequence[Hashable], y: np.ndarray, *, seed: int = 0) -> "Predictor":
+        """A copy of this fitted predictor trained further on ``archs`` / ``y`` (``self`` is left
+        as it is). DARE's second stage refines the current predictor this way. The default, for
+        predictors that cannot continue training, fits a fresh clone."""
+        return self.clone().fit(archs, y, seed=seed)
+
     def clone(self) -> "Predictor":
         """A fresh, unfitted predictor with the same configuration."""
         return type(self)(self.config, space=self.space)

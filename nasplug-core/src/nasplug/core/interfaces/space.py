@@ -12,6 +12,10 @@ from nasplug.core.interfaces.base import Part
 
 Arch = Hashable
 
+#: The graph key of an architecture whose output does not depend on its input (no path from the
+#: input to the output); such networks all compute a constant and predict at chance level.
+DISCONNECTED = "disconnected"
+
 
 @attrs.frozen
 class CellGraph:
@@ -50,6 +54,14 @@ class SearchSpace(Part, abc.ABC):
     @abc.abstractmethod
     def canonical(self, arch: Arch) -> str:
         """A stable string id; ``parse(canonical(a))`` is equivalent to ``a``."""
+
+    def graph_key(self, arch: Arch) -> str:
+        """An id shared by architectures that are the same network: the same function of the
+        input up to the names of their weights (isomorphic cells, edges that reach no output).
+        Samplers label one architecture per key, and ``search.dedupe = "graph"`` evaluates one.
+        :data:`DISCONNECTED` marks a network that ignores its input. The default is the
+        canonical id, exact wherever ``canonical`` already merges isomorphic architectures."""
+        return self.canonical(arch)
 
     def contains(self, arch: Arch) -> bool:
         """Whether ``arch`` is a member of the space."""

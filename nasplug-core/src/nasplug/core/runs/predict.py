@@ -17,6 +17,7 @@ from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_rng
 from nasplug.core.store import EvaluationRecord
 from nasplug.core.interfaces.capabilities import Benchmarked, require
+from nasplug.core.interfaces.space import DISCONNECTED
 
 
 def _int_list(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -29,7 +30,15 @@ class PredictOptions:
     """A predict run labels ``initial`` architectures (uniformly at random, or by the sampler
     when ``initial_sampler = "sampler"``), then ``rounds`` rounds of ``per_round`` labels chosen
     by the sampler, retraining the predictor and scoring it on every unlabelled pool member after
-    each round. ``pool_size`` draws a random pool from the benchmark (default: all of it)."""
+    each round. ``pool_size`` draws a random pool from the benchmark (default: all of it).
+
+    ``dedupe = "graph"`` (default) lets the sampler see one architecture per network (the
+    space's ``graph_key``; the first in benchmark order), so no two labels are the same network;
+    ``"none"`` offers every architecture. ``protocol``: ``"unlabelled"`` scores the predictor on
+    every pool architecture not labelled; ``"haap"`` (the HAAP / DARE papers' protocol) first
+    removes networks that ignore their input (all at chance accuracy) from the pool and holds
+    out ``holdout`` random architectures that are never labelled, reporting ``holdout_*``
+    metrics on them next to the all-unlabelled ones."""
 
     metric: str = attrs.field(default="cifar10_valid_val", validator=optional_string)
     initial: int = attrs.field(default=10, validator=positive_int)
@@ -38,6 +47,9 @@ class PredictOptions:
     top_k: list[int] = attrs.field(factory=lambda: [10, 50], validator=_int_list)
     pool_size: int | None = attrs.field(default=None, validator=optional_positive_int)
     initial_sampler: str = attrs.field(default="random", validator=one_of("random", "sampler"))
+    dedupe: str = attrs.field(default="graph", validator=one_of("graph", "none"))
+    protocol: str = attrs.field(default="unlabelled", validator=one_of("unlabelled", "haap"))
+    holdout: int = attrs.field(default=5000, validator=positive_int)
 
     @property
     def total_labels(self) -> int:
@@ -69,11 +81,32 @@ class PredictRun(RunKind):
                 raise BudgetError(f"predict.pool_size = {o.pool_size} exceeds the {len(pool)} architectures of the benchmark; lower it")
             keep = np.sort(derive_rng(config.seed, "pool").choice(len(pool), o.pool_size, replace=False))
             pool = [pool[i] for i in keep]
-        if o.total_labels >= len(pool):
+        self.holdout: list[Any] = []
+        if o.protocol == "haap":
+            pool = [a for a in pool if space.graph_key(a) != DISCONNECTED]
+            if o.holdout >= len(pool):
+                raise BudgetError(f"predict.holdout = {o.holdout} leaves no pool: only {len(pool)} connected architectures; lower it")
+            held = np.zeros(len(pool), dtype=bool)
+            held[derive_rng(config.seed, "holdout").choice(len(pool), o.holdout, replace=False)] = True
+            self.holdout = [a for a, h in zip(pool, held) if h]
+            pool = [a for a, h in zip(pool, held) if not h]
+        #: Every architecture the predictor is scored on (less the labelled ones), and its labels.
+        self.eval_pool = pool
+        self.eval_y = self.benchmark.query_many(pool, o.metric)
+        #: The architectures the sampler chooses from (``pool``) as indices into ``eval_pool``.
+        self.eval_index = np.arange(len(pool))
+        if o.dedupe == "graph":
+            first: dict[str, int] = {}
+            for i, arch in enumerate(pool):
+                first.setdefault(space.graph_key(arch), i)
+            self.eval_index = np.array(sorted(first.values()), dtype=int)
+        self.pool = [pool[i] for i in self.eval_index]
+        self.y = self.eval_y[self.eval_index]
+        self.holdout_y = self.benchmark.query_many(self.holdout, o.metric) if self.holdout else np.zeros(0)
+        if o.total_labels >= len(self.pool):
+            what = "distinct networks" if o.dedupe == "graph" else "architectures"
             raise BudgetError(
-                f"the run labels {o.total_labels} architectures (initial + per_round x rounds) but the pool has {len(pool)}; lower the budget so some remain to evaluate on")
-        self.pool = pool
-        self.y = self.benchmark.query_many(pool, o.metric)
+                f"the run labels {o.total_labels} architectures (initial + per_round x rounds) but the pool has {len(self.pool)} {what}; lower the budget so some remain to evaluate on")
 
     def new_predictor(self) -> Any:
         return self.registry.create("predictor", self.config.parts["predictor"], section="predictor", space=self.space)
@@ -81,16 +114,25 @@ class PredictRun(RunKind):
     def total(self) -> int:
         return self.options.rounds + 1
 
-    def _evaluate(self, predictor: Any, labelled: list[int]) -> dict[str, float]:
-        mask = np.ones(len(self.pool), dtype=bool)
-        mask[labelled] = False
-        rest = np.flatnonzero(mask)
-        pred = np.asarray(predictor.predict([self.pool[i] for i in rest]), dtype=float)
-        true = self.y[rest]
-        out = {"labels": float(len(labelled)), "kendall_tau": metrics.kendall_tau(pred, true),
-               "spearman": metrics.spearman(pred, true), "mse": metrics.mse(pred, true)}
+    def _scores(self, predictor: Any, archs: list[Any], true: np.ndarray, prefix: str = "") -> dict[str, float]:
+        pred = np.asarray(predictor.predict(archs), dtype=float)
+        out = {f"{prefix}kendall_tau": metrics.kendall_tau(pred, true), f"{prefix}spearman": metrics.spearman(pred, true),
+               f"{prefix}mse": metrics.mse(pred, true)}
         for k in self.options.top_k:
-            out[f"precision@{k}"] = metrics.precision_at_k(pred, true, k)
+            out[f"{prefix}precision@{k}"] = metrics.precision_at_k(pred, true, k)
+        return out
+
+    def _evaluate(self, predictor: Any, labelled: list[int]) -> dict[str, float]:
+        mask = np.ones(len(self.eval_pool), dtype=bool)
+        mask[self.eval_index[labelled]] = False
+        rest = np.flatnonzero(mask)
+        labels = self.y[labelled]
+        out = {"labels": float(len(labelled)),
+               "distinct_graphs": float(len({self.space.graph_key(self.pool[i]) for i in labelled})),
+               "label_histogram_distance": metrics.histogram_distance(labels, self.eval_y)}
+        out.update(self._scores(predictor, [self.eval_pool[i] for i in rest], self.eval_y[rest]))
+        if self.holdout:
+            out.update(self._scores(predictor, self.holdout, self.holdout_y, "holdout_"))
         return out
 
     def _label(self, run: RunContext, chosen: list[int], loop: ActiveLearning, stored: dict[int, EvaluationRecord],
@@ -136,5 +178,6 @@ class PredictRun(RunKind):
             run.finish_round(r, list(loop.labelled), scores)
             loop.next_round()
         final = history[-1]
-        return {"rounds": len(history), "labels": len(loop.labelled), "pool": len(self.pool), "metric": o.metric,
+        return {"rounds": len(history), "labels": len(loop.labelled), "pool": len(self.pool),
+                "evaluated_on": len(self.eval_pool), "holdout": len(self.holdout), "metric": o.metric,
                 "final": {k: v for k, v in final.items() if not k.endswith("_seconds")}}

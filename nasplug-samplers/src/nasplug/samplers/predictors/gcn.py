@@ -251,6 +251,23 @@ class GCNPredictor(TorchPredictor):
                                  lambda index: self._loss(data, index, target, generator), generator)
         return self
 
+    def continue_fit(self, archs: Sequence[Hashable], y: np.ndarray, *, seed: int = 0) -> "GCNPredictor":
+        """A copy trained further from the current weights (same protocol, targets scaled as the
+        first fit scaled them); a predictor not fitted yet is fitted from scratch."""
+        import copy
+
+        import torch
+
+        if self.model is None or self.scaler is None:
+            return self.clone().fit(archs, y, seed=seed)
+        out = copy.deepcopy(self)
+        y = check_labels(archs, y)
+        data = out.graph_data(list(archs))
+        target = torch.as_tensor(out.scaler.forward(y), dtype=torch.float32)
+        with seeded(seed) as generator:
+            out.history = train(out.model, len(y), out.config, lambda index: out._loss(data, index, target, generator), generator)
+        return out
+
     # inference
     def _forward(self, archs: list[Hashable]) -> tuple[Any, Any]:
         pred, pooled, fc1, _ = self.model(self.graph_data(archs))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, ConfigError
-from nasplug.core.interfaces.space import CellGraph, PositionalSpace
+from nasplug.core.interfaces.space import DISCONNECTED, CellGraph, PositionalSpace
 from nasplug.core.options import NoOptions
 
 if TYPE_CHECKING:
@@ -120,6 +120,32 @@ def _template_adjacency() -> np.ndarray:
 _ADJACENCY = _template_adjacency()
 
 
+def cell_function(arch: Sequence[str]) -> str:
+    """The function a cell computes, written canonically: each node is the sorted sum of its
+    incoming terms, ``op(input)`` per parametrised or pooling edge, the source's own terms for a
+    ``skip_connect`` (identity), nothing for ``none`` or for an edge leaving a node that carries
+    no signal. Isomorphic cells and cells that differ only in edges reaching no output (or fed by
+    nothing) get the same string; :data:`DISCONNECTED` when the output ignores the input.
+
+    Edges fed by nothing are dropped: in the trained network such an edge can only add a
+    constant (a BatchNorm shift), the convention of the NAS-Bench-201 paper's unique-cell count.
+    Each conv and pool edge stays its own term (its own weights), so the key never merges two
+    cells of different capacity.
+    """
+    value: dict[int, list[str]] = {0: ["x"]}
+    for node in (1, 2, 3):
+        terms: list[str] = []
+        for (to, frm), op in zip(EDGES, arch):
+            if to != node or op == "none" or not value[frm]:
+                continue
+            if op == "skip_connect":
+                terms.extend(value[frm])
+            else:
+                terms.append(f"{op}({'+'.join(value[frm])})")
+        value[node] = sorted(terms)
+    return "+".join(value[3]) or DISCONNECTED
+
+
 class NB201Space(PositionalSpace):
     """NAS-Bench-201 cell space: 6 edges x 5 ops (15,625 cells) with its tabular benchmark."""
 
@@ -137,6 +163,10 @@ class NB201Space(PositionalSpace):
     def canonical(self, arch: Any) -> str:
         """The official ``arch_str``; ``ArchitectureError`` if ``arch`` is not a member."""
         return arch_str(to_arch(arch))
+
+    def graph_key(self, arch: Any) -> str:
+        """The cell's function (see :func:`cell_function`): one key per distinct network."""
+        return cell_function(to_arch(arch))
 
     def contains(self, arch: Any) -> bool:
         """Whether ``arch`` is a 6-tuple (or list) of known op names, or a valid ``arch_str``."""
