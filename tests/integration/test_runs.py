@@ -187,3 +187,28 @@ def _pool_of(kind, benchmarks, size):
     pool = list(kind.benchmark.architectures())
     keep = np.sort(derive_rng(1, "pool").choice(len(pool), size, replace=False))
     return [pool[i] for i in keep]
+
+
+@pytest.mark.parametrize("dedupe", ["none", "graph"])
+def test_search_dedupe_graph_evaluates_one_architecture_per_network(benchmarks, tmp_path, dedupe):
+    from nasplug.core.registry import registry
+
+    space = registry().create("space", "nb201")
+    config = {"kind": "search", "seed": 0, "space": "nb201", "strategy": "random",
+              "objective": {"name": "benchmark", "metric": "cifar10_valid_val"},
+              "search": {"queries": 300, "dedupe": dedupe}, "store": {"path": str(tmp_path / "s.db")}}
+    result = run(config).result
+    with Store(tmp_path / "s.db") as store:
+        records = store.evaluations(1)
+    evaluated = [r for r in records if not r.info.get("repeat")]
+    keys = [space.graph_key(space.parse(r.arch)) for r in evaluated]
+    assert result["queries"] == len(evaluated) == 300
+    if dedupe == "graph":
+        assert len(set(keys)) == 300
+        twins = [r for r in records if r.info.get("same_network")]
+        assert twins  # proposals of an evaluated network were answered from its record, free
+        first = {r.seq: r for r in records}
+        assert all(space.graph_key(space.parse(first[t.info["of"]].arch)) == space.graph_key(space.parse(t.arch))
+                   and t.value == first[t.info["of"]].value for t in twins)
+    else:
+        assert len(set(keys)) < 300  # random cells repeat networks: 300 of 15,625 cells hold twins

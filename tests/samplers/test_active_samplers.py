@@ -189,9 +189,10 @@ def test_dare_needs_labelled_architectures(benchmarks):
         DARESampler(space=space).choose(ctx, 3)
 
 
-def test_dare_pseudo_labels_and_retrains_on_nb201(benchmarks):
+@pytest.mark.parametrize("retrain", ["continue", "fresh"])
+def test_dare_pseudo_labels_and_retrains_on_nb201(benchmarks, retrain):
     space, ctx = _nb201_context(benchmarks, list(range(0, 600, 50)), FOREST)
-    fits = []
+    fits, continued = [], []
     factory = ctx.new_predictor
 
     def counting():
@@ -201,10 +202,15 @@ def test_dare_pseudo_labels_and_retrains_on_nb201(benchmarks):
         return p
 
     ctx.new_predictor = counting
-    sampler = DARESampler(build_config(DARESampler.Config, {"m": 200, "n": 200, "m_star": 200, "max_pseudo_labels": 30}, "sampler"), space=space)
+    current = ctx.predictor.continue_fit
+    ctx.predictor.continue_fit = lambda archs, y, seed=0: (continued.append(len(archs)), current(archs, y, seed=seed))[1]
+    options = {"m": 200, "n": 200, "m_star": 200, "max_pseudo_labels": 30, "retrain": retrain}
+    sampler = DARESampler(build_config(DARESampler.Config, options, "sampler"), space=space)
     chosen = sampler.select(ctx, 10)
     trace = sampler.last_trace
-    assert len(fits) == 1 and fits[0][0] == len(ctx.labelled) + trace.pseudo_labelled == 12 + 30
+    sizes = continued if retrain == "continue" else [n for n, _ in fits]
+    assert (fits if retrain == "continue" else continued) == []
+    assert sizes == [len(ctx.labelled) + trace.pseudo_labelled] == [12 + 30]
     assert trace.mode in ("uniform", "non_uniform") and trace.hopkins is not None
     assert trace.chosen == chosen and not set(chosen) & set(ctx.labelled.tolist())
 

@@ -10,7 +10,7 @@ import pytest
 from nasplug.samplers.dare import distances as dist
 from nasplug.samplers.dare.keypoint import hopkins, key_point, quantile_interval
 from nasplug.samplers.dare.neighbours import delaunay_neighbours, kmeans_clusters, refined_neighbourhoods
-from nasplug.samplers.dare.selection import Settings, select
+from nasplug.samplers.dare.selection import Settings, greedy_max_min, select
 
 
 def _unit(x):
@@ -146,12 +146,42 @@ def _pool(seed=7):
 
 def test_without_two_stage_is_plain_max_min_distance():
     emb, lab = _pool()
-    chosen, trace = select(emb, lab, 5, Settings(first_stage=False, second_stage=False), np.random.default_rng(0))
+    chosen, trace = select(emb, lab, 5, Settings(first_stage=False, second_stage=False, final_pick="ranked"),
+                           np.random.default_rng(0))
     e = dist.normalise(emb)
     score = dist.min_distance(e[lab], e)
     score[lab] = -1
     assert trace.mode == "max_min_only"
     assert sorted(chosen) == sorted(np.argsort(-score)[:5].tolist())
+    greedy, _ = select(emb, lab, 5, Settings(first_stage=False, second_stage=False), np.random.default_rng(0))
+    unl = np.setdiff1d(np.arange(len(emb)), lab)
+    assert greedy == unl[greedy_max_min(5, np.arange(len(unl)), e[lab], e[unl])].tolist()
+
+
+def _angles(*degrees):
+    r = np.radians(degrees)
+    return np.stack([np.cos(r), np.sin(r)], axis=1).astype(np.float32)
+
+
+def test_greedy_max_min_never_takes_two_near_copies():
+    labelled = _angles(0)
+    pool = _angles(180, 179, 90, 45)
+    # ranked by distance to the labelled point alone: 180 and 179, one network twice
+    assert np.argsort(-dist.min_distance(labelled, pool))[:2].tolist() == [0, 1]
+    assert greedy_max_min(2, np.arange(4), labelled, pool).tolist() == [0, 2]  # 180, then 90
+    assert greedy_max_min(3, np.array([3, 1, 0]), labelled, pool).tolist() == [0, 3, 1]
+    assert greedy_max_min(9, np.array([1, 2]), labelled, pool).tolist() == [1, 2]  # at most the candidates
+
+
+def test_final_pick_max_min_spreads_the_key_points_band():
+    emb, lab = _pool()
+    s = Settings(m=50, n=50, m_star=50, z=100, distribution="non_uniform", second_stage=False)
+    chosen, trace = select(emb, lab, 6, s, np.random.default_rng(0))
+    e = dist.normalise(emb)
+    unl = np.setdiff1d(np.arange(len(emb)), lab)
+    band = unl[quantile_interval(dist.distances_from(e[trace.key_point], e[unl]), 0.4, 0.5)]
+    assert set(chosen) <= set(band.tolist())
+    assert chosen == band[greedy_max_min(6, np.arange(len(band)), e[lab], e[band])].tolist()
 
 
 def test_non_uniform_selection_stays_in_the_key_points_band():
@@ -199,7 +229,8 @@ def test_auto_mode_is_recorded_and_deterministic():
 
 def test_band_ranked_by_max_min_takes_the_band_members_farthest_from_all_labelled():
     emb, lab = _pool()
-    s = Settings(m=50, n=50, m_star=50, z=100, distribution="non_uniform", band_ranking="max_min", second_stage=False)
+    s = Settings(m=50, n=50, m_star=50, z=100, distribution="non_uniform", band_ranking="max_min", second_stage=False,
+                 final_pick="ranked")
     chosen, trace = select(emb, lab, 6, s, np.random.default_rng(0))
     e = dist.normalise(emb)
     unl = np.setdiff1d(np.arange(len(emb)), lab)

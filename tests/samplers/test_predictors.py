@@ -4,6 +4,7 @@ benchmark tables, reproducibility, batching and the GCN's two backends. Epochs a
 from __future__ import annotations
 
 import numpy as np
+import torch  # noqa: F401  (imported at collection so the suite pins torch to one thread)
 import pytest
 
 from nasplug.core.errors import BenchmarkError, BudgetError
@@ -203,3 +204,17 @@ def test_protocol_defaults_are_dares():
     assert (c.lr, c.weight_decay, c.t0, c.t_mult, c.epochs, c.batch_size) == (1e-3, 1e-5, 20, 2, 300, 10)
     assert (c.hidden, c.layers, c.linear_hidden, c.dropout) == (144, 3, 128, 0.1)
     assert (c.consistency_weight, c.design, c.graph, c.backend) == (0.3, "A", "haap", "pyg")
+
+
+def test_continue_fit_trains_a_copy_from_the_current_weights(nb201_params):
+    space, train, y, test, _ = nb201_params
+    config = DAREGCNPredictor.Config(epochs=6, batch_size=20, graph="raw")
+    first = DAREGCNPredictor(config, space=space).fit(train, y, seed=0)
+    before = first.predict(test[:50])
+    more = first.continue_fit(train, y, seed=1)
+    np.testing.assert_array_equal(first.predict(test[:50]), before)  # the original is untouched
+    fresh = DAREGCNPredictor(config, space=space).fit(train, y, seed=1)
+    # continuing starts where the first fit ended: its first epoch's loss is already far below a fresh start's
+    assert more.history[0] < 0.5 * fresh.history[0]
+    assert more.history[0] <= first.history[0]
+    assert not np.allclose(more.predict(test[:50]), before)

@@ -15,7 +15,7 @@ from nasplug.core.fidelity import LEVEL_MARK, fidelity_levels, level_of, proposa
 from nasplug.core.executors.tasks import seeded
 from nasplug.core.interfaces.executor import TaskFailed
 from nasplug.core.interfaces.strategy import Told
-from nasplug.core.options import number_in, optional_positive_int, positive_int, string_list
+from nasplug.core.options import number_in, one_of, optional_positive_int, positive_int, string_list
 from nasplug.core.runs.base import RunContext, RunKind
 from nasplug.core.seeding import derive_seed
 from nasplug.core.store import EvaluationRecord
@@ -51,7 +51,10 @@ class _Timed:
 class SearchOptions:
     """Budget and reporting of a search run. A query is one new evaluation of the objective;
     proposing an architecture already evaluated in the run costs nothing and is answered from the
-    run's own record. ``report`` names benchmark metrics looked up for the best architecture."""
+    run's own record. ``report`` names benchmark metrics looked up for the best architecture.
+    ``dedupe = "graph"`` extends that to the same network: a proposal whose ``graph_key``
+    (e.g. an isomorphic NAS-Bench-201 cell) was evaluated is answered from that evaluation, so
+    the query budget counts distinct networks (default ``"none"``: distinct architectures)."""
 
     queries: int | None = attrs.field(default=100, validator=optional_positive_int)
     seconds: float | None = attrs.field(default=None, validator=number_in(0, None, optional=True))
@@ -59,6 +62,7 @@ class SearchOptions:
     batch_size: int = attrs.field(default=1, validator=positive_int)
     report: list[str] = attrs.field(factory=list, validator=string_list)
     max_proposals: int | None = attrs.field(default=None, validator=optional_positive_int)
+    dedupe: str = attrs.field(default="none", validator=one_of("none", "graph"))
 
     def __attrs_post_init__(self) -> None:
         if self.queries is None and self.seconds is None and self.wall_seconds is None:
@@ -136,6 +140,14 @@ class SearchRun(RunKind):
         level = unwrap(proposal)[1]
         return level is None or level == self.top_level
 
+    def _identity(self, proposal: Any, key: str) -> str:
+        """What makes two proposals the same evaluation: the stored key, or with graph dedupe
+        the architecture's network (plus the fidelity level below the top)."""
+        if self.options.dedupe == "none":
+            return key
+        level = key[len(self.search_space.canonical(unwrap(proposal)[0])):]
+        return self.search_space.graph_key(unwrap(proposal)[0]) + level
+
     def _exhausted(self, queries: int, simulated: float, wall: float, top_queries: int) -> bool:
         o = self.options
         return ((o.queries is not None and queries >= o.queries)
@@ -166,9 +178,10 @@ class SearchRun(RunKind):
             if not proposals:
                 break
             keys = [proposal_key(space, a, self.top_level) for a in proposals]
+            idents = [self._identity(a, k) for a, k in zip(proposals, keys)]
             records: list[EvaluationRecord | None] = [None] * len(proposals)
             pending: dict[str, int] = {}
-            for i, key in enumerate(keys):
+            for i, (key, ident) in enumerate(zip(keys, idents)):
                 s = seq + i
                 if s in stored:
                     rec = stored[s]
@@ -177,21 +190,21 @@ class SearchRun(RunKind):
                             f"resume diverged at evaluation {s} of run {run.id} (stored {rec.arch}, proposed {key}); the strategy is not deterministic under its seed")
                     records[i] = rec
                     if not rec.info.get("repeat"):
-                        seen[key] = rec
-                elif key not in seen and key not in pending:
-                    pending[key] = i
+                        seen[ident] = rec
+                elif ident not in seen and ident not in pending:
+                    pending[ident] = i
             todo = list(pending.values())
             for i in todo:
                 run.starting(seq + i, proposals[i])
             for i, rec in self._evaluate(run, timed, seq, todo, proposals, keys):
                 run.record(rec)
                 records[i] = rec
-                seen[keys[i]] = rec
-            for i, key in enumerate(keys):
+                seen[idents[i]] = rec
+            for i, (key, ident) in enumerate(zip(keys, idents)):
                 if records[i] is None:
-                    first = seen[key]
-                    rec = EvaluationRecord(run.id, seq + i, key, first.value, first.fitness, 0.0, 0.0,
-                                           {"repeat": True, "of": first.seq})
+                    first = seen[ident]
+                    info = {"repeat": True, "of": first.seq, **({"same_network": True} if first.arch != key else {})}
+                    rec = EvaluationRecord(run.id, seq + i, key, first.value, first.fitness, 0.0, 0.0, info)
                     run.store.add_evaluation(rec)
                     records[i] = rec
             for proposal, rec in zip(proposals, records):
@@ -201,7 +214,7 @@ class SearchRun(RunKind):
                     simulated += rec.cost
                 history.append(rec)
             strategy.tell([Told(a, r.fitness, r.value, dict(seen.get(k, r).info) if r.info.get("repeat") else dict(r.info))
-                           for a, k, r in zip(proposals, keys, records)])
+                           for a, k, r in zip(proposals, idents, records)])
             seq += len(proposals)
         return self._summary(history, queries, simulated)
 

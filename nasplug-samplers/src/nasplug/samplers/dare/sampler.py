@@ -44,10 +44,18 @@ class DAREConfig:
     - ``max_pseudo_labels``: cap on the pseudo-labelled set (``None`` = no cap, the paper);
       taken round-robin over the labelled samples' neighbourhoods, nearest first.
     - ``retrain_with_labels``: the retraining set is the labelled set plus the pseudo-labelled
-      one (ours: the paper "re-trains" the already-trained predictor on D*_train; a fresh
-      predictor trained on both is the nearest equivalent through the predictor interface).
-      ``False`` trains on the pseudo-labels alone.
+      one (ours: keeps the refined predictor anchored to the true labels); ``False`` trains on
+      the pseudo-labels alone.
     - ``kmeans_max_iter``: scikit-learn's default.
+    - ``final_pick``: how the batch is taken from the final candidates (the intersection, or the
+      key point's band): ``"max_min"`` (default, ours) greedily, each pick the candidate farthest
+      from the labelled set and from the picks before it, so a batch never spends itself on
+      near-identical networks; ``"ranked"`` (the literal reading) the top ``k`` by the ranking
+      score, which in the non-uniform case is one thin slice of predicted accuracy
+      (docs/methods/dare.md 3.6).
+    - ``retrain``: the second stage ``"continue"``s training the current predictor on the
+      pseudo-labelled set (default; the paper "re-trains the already-trained predictor"), or
+      trains a ``"fresh"`` one (nasplug's reading before issue 23).
     """
 
     preset: str = attrs.field(default="nb201", validator=one_of(*PRESETS))
@@ -66,6 +74,8 @@ class DAREConfig:
     second_stage: bool = attrs.field(default=True, validator=boolean)
     max_pseudo_labels: int | None = attrs.field(default=None, validator=optional_positive_int)
     retrain_with_labels: bool = attrs.field(default=True, validator=boolean)
+    final_pick: str = attrs.field(default="max_min", validator=one_of("max_min", "ranked"))
+    retrain: str = attrs.field(default="continue", validator=one_of("continue", "fresh"))
     kmeans_max_iter: int = attrs.field(default=300, validator=positive_int)
 
     def __attrs_post_init__(self) -> None:
@@ -79,7 +89,8 @@ class DAREConfig:
                         distribution=self.distribution, hopkins_threshold=self.hopkins_threshold,
                         band_ranking=self.band_ranking,
                         first_stage=self.first_stage, second_stage=self.second_stage,
-                        max_pseudo_labels=self.max_pseudo_labels, kmeans_max_iter=self.kmeans_max_iter)
+                        max_pseudo_labels=self.max_pseudo_labels, kmeans_max_iter=self.kmeans_max_iter,
+                        final_pick=self.final_pick)
 
 
 class DARESampler(Sampler):
@@ -89,12 +100,13 @@ class DARESampler(Sampler):
     ``m`` farthest and ``n`` nearest unlabelled samples by cosine distance (batched, O(N*d)
     memory); second stage, neighbourhoods from a Delaunay triangulation of the PCA-2D candidate
     subset widened by k-means, intersected with the nearest sets and pseudo-labelled by the
-    current predictor; a fresh predictor (``ctx.new_predictor()``, seed drawn from ``ctx.rng``)
-    is trained on them, the pool re-embedded, the ``m*`` farthest per labelled sample taken and
-    intersected with the first stage's; the ``k`` with the largest distance are chosen (max-min
-    cosine distance to the labelled set; in the non-uniform case, the key point's quantile band
-    replaces the per-sample farthest sets and the distance from the key point ranks). When the
-    intersection holds fewer than ``k``, the rest come, by the same ranking, from the refined
+    current predictor; the current predictor is trained further on them (``continue_fit``, seed
+    drawn from ``ctx.rng``; ``retrain = "fresh"``: a new one), the pool re-embedded, the ``m*``
+    farthest per labelled sample taken and intersected with the first stage's (in the
+    non-uniform case, the key point's quantile band replaces the per-sample farthest sets). The
+    batch is taken from that candidate set by greedy max-min cosine distance (``final_pick``;
+    ``"ranked"``: the ``k`` best by max-min distance, or by distance from the key point). When
+    the candidates are fewer than ``k``, the rest come, by that ranking, from the refined
     farthest sets, then from the whole unlabelled pool (our rule; the paper does not say).
 
     The predictor should be ``dare_gcn`` (the consistency-trained GCN) for the paper's setting;
@@ -130,6 +142,10 @@ class DARESampler(Sampler):
                 archs = [pool[i] for i in ctx.labelled] + archs
                 targets = np.concatenate([np.asarray(ctx.labels, dtype=float), targets])
             seed = int(ctx.rng.integers(2**31 - 1))
-            return np.asarray(ctx.new_predictor().fit(archs, targets, seed=seed).embed(pool), dtype=np.float32)
+            if self.config.retrain == "continue":
+                refined = ctx.predictor.continue_fit(archs, targets, seed=seed)
+            else:
+                refined = ctx.new_predictor().fit(archs, targets, seed=seed)
+            return np.asarray(refined.embed(pool), dtype=np.float32)
 
         return refine

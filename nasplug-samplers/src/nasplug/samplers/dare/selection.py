@@ -39,6 +39,7 @@ class Settings:
     second_stage: bool = True
     max_pseudo_labels: int | None = None
     kmeans_max_iter: int = 300
+    final_pick: str = "max_min"
 
 
 @attrs.define
@@ -81,6 +82,33 @@ def _top_with_fill(k: int, score: np.ndarray, *tiers: np.ndarray) -> tuple[np.nd
                 chosen.append(int(i))
     first = len(np.unique(tiers[0])) if tiers else 0
     return np.asarray(chosen, dtype=np.int64), max(0, k - first)
+
+
+def greedy_max_min(k: int, candidates: np.ndarray, labelled: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``k`` of ``candidates`` (indices into ``pool``, unit rows) taken one at a time, each the
+    candidate farthest (cosine) from the labelled rows and from those already taken; ties go to
+    the lower index. A batch of near-identical candidates is never taken together."""
+    cand = np.unique(np.asarray(candidates, dtype=np.int64))
+    d = dist.min_distance(labelled, pool[cand]).astype(np.float64)
+    chosen: list[int] = []
+    for _ in range(min(k, len(cand))):
+        j = int(np.argmax(d))
+        chosen.append(int(cand[j]))
+        np.minimum(d, dist.distances_from(pool[cand[j]], pool[cand]), out=d)
+        d[j] = -np.inf
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def _pick(k: int, score: np.ndarray, tiers: tuple[np.ndarray, ...], settings: Settings, labelled: np.ndarray,
+          pool: np.ndarray) -> tuple[np.ndarray, int]:
+    """The final batch: the top ``k`` of the first tier by ``score`` (``final_pick = "ranked"``,
+    the literal reading), or greedy max-min over the whole first tier (filled to ``k`` by the
+    ranking when it is smaller). Returns (chosen, filled)."""
+    if settings.final_pick == "ranked":
+        return _top_with_fill(k, score, *tiers)
+    size = max(k, len(np.unique(tiers[0])))
+    candidates, filled = _top_with_fill(size, score, *tiers)
+    return greedy_max_min(k, candidates, labelled, pool), max(0, filled - (size - k))
 
 
 def _pseudo_set(comb_min: list[np.ndarray], cap: int | None) -> np.ndarray:
@@ -130,7 +158,7 @@ def select(embeddings: np.ndarray, labelled: np.ndarray, k: int, settings: Setti
     trace.mode = ("non_uniform" if use_key else "uniform") if two_stage else "max_min_only"
 
     if not two_stage:  # w/o TMMS: plain max-min distance over the whole pool
-        chosen, trace.filled = _top_with_fill(k, dist.min_distance(lab0, unl0), np.arange(len(unl)))
+        chosen, trace.filled = _pick(k, dist.min_distance(lab0, unl0), (np.arange(len(unl)),), s, lab0, unl0)
         trace.chosen = unl[chosen].tolist()
         return trace.chosen, trace
 
@@ -154,7 +182,7 @@ def select(embeddings: np.ndarray, labelled: np.ndarray, k: int, settings: Setti
 
     if not s.second_stage:  # w/o SS: the first stage's max-distance sets decide
         trace.candidates = int(len(np.unique(np.concatenate(far0))))
-        chosen, trace.filled = _top_with_fill(k, score, np.concatenate(far0))
+        chosen, trace.filled = _pick(k, score, (np.concatenate(far0),), s, lab0, unl0)
         trace.intersection = trace.candidates
         trace.chosen = unl[chosen].tolist()
         return trace.chosen, trace
@@ -178,6 +206,6 @@ def select(embeddings: np.ndarray, labelled: np.ndarray, k: int, settings: Setti
     comb_max = _intersect_rows(far0, far1) if far0 is not None else far1
     first_tier = np.concatenate(comb_max) if comb_max else np.empty(0, dtype=np.int64)
     trace.intersection = int(len(np.unique(first_tier)))
-    chosen, trace.filled = _top_with_fill(k, score, first_tier, np.concatenate(far1))
+    chosen, trace.filled = _pick(k, score, (first_tier, np.concatenate(far1)), s, e1[labelled], e1[unl])
     trace.chosen = unl[chosen].tolist()
     return trace.chosen, trace
