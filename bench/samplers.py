@@ -19,6 +19,10 @@ peak memory). Runs are cached in ``--cache`` (JSON lines) so a long setting can 
     .venv/bin/python bench/samplers.py            # default: CIFAR-10, 1 seed, 20 epochs, ablation 1 seed
     .venv/bin/python bench/samplers.py --seeds 5 --datasets cifar10 cifar100 imagenet16 --epochs 300 --members 5
 
+Since issue 23 the samplers choose among the connected cells outside a fixed held-out set of 5,000, one per
+network (``graph_key``), and checkpoints report KT on every unlabelled cell and on the held-out set, distinct
+networks and the histogram distance of the labelled set; ``samplers_before_issue23.*`` keeps the earlier runs.
+
 Writes bench/results/samplers.{json,md}, samplers_curve.png and samplers_distribution.png (``--out``
 renames them).
 """
@@ -65,15 +69,32 @@ def schedule(initial: int = 5, per_round: int = 10, checkpoints: tuple[int, ...]
     return counts
 
 
+#: The HAAP / DARE evaluation protocol: a fixed random held-out set of connected cells.
+HOLDOUT = 5000
+
+
 class Data:
-    """The NB201 pool, its targets for one dataset and the fixed curve subset."""
+    """The NB201 pool, its targets for one dataset, the fixed curve subset, and the protocol's
+    split: ``holdout`` (5,000 random connected cells, the same for every run, never labelled) and
+    ``candidates`` (what the samplers choose from: the other connected cells, one per network)."""
 
     def __init__(self, dataset: str, curve_size: int) -> None:
+        from nasplug.core.interfaces.space import DISCONNECTED
+
         self.space = registry().create("space", "nb201")
         bench = self.space.load_benchmark()
         self.pool = list(bench.architectures())
         self.y = bench.query_many(self.pool, DATASETS[dataset])
         self.curve = np.sort(np.random.default_rng(12345).choice(len(self.pool), curve_size, replace=False))
+        self.keys = [self.space.graph_key(a) for a in self.pool]
+        connected = np.array([k != DISCONNECTED for k in self.keys])
+        self.holdout = np.sort(np.random.default_rng(2024).choice(np.flatnonzero(connected), HOLDOUT, replace=False))
+        free = connected.copy()
+        free[self.holdout] = False
+        first: dict[str, int] = {}
+        for i in np.flatnonzero(free):
+            first.setdefault(self.keys[i], int(i))
+        self.candidates = np.array(sorted(first.values()), dtype=np.int64)
 
 
 def active_learning(data: Data, sampler_spec: dict, predictor_spec: dict, seed: int) -> dict[str, Any]:
@@ -81,16 +102,17 @@ def active_learning(data: Data, sampler_spec: dict, predictor_spec: dict, seed: 
     reg = registry()
     space, pool, y = data.space, data.pool, data.y
     sampler = reg.create("sampler", sampler_spec, section="sampler", space=space)
-    loop = ActiveLearning(space=space, pool=pool, sampler=sampler, seed=seed,
+    offered = [pool[i] for i in data.candidates]
+    loop = ActiveLearning(space=space, pool=offered, sampler=sampler, seed=seed,
                           new_predictor=lambda: reg.create("predictor", predictor_spec, section="predictor", space=space))
     rounds = []
     for r, target in enumerate(schedule()):
         started = time.perf_counter()
         chosen = loop.choose(target - len(loop.labelled), random=r == 0)
         select_seconds = time.perf_counter() - started
-        loop.add(chosen, y[chosen])
+        loop.add(chosen, y[data.candidates[chosen]])
         fit_seconds = loop.fit()
-        predictor, labelled = loop.predictor, loop.labelled
+        predictor, labelled = loop.predictor, data.candidates[loop.labelled].tolist()
         mask = np.ones(len(pool), dtype=bool)
         mask[labelled] = False
         rest = data.curve[mask[data.curve]]
@@ -99,7 +121,12 @@ def active_learning(data: Data, sampler_spec: dict, predictor_spec: dict, seed: 
         if target in CHECKPOINTS:
             unl = np.flatnonzero(mask)
             pred = predictor.predict([pool[i] for i in unl])
+            held = np.asarray(predictor.predict([pool[i] for i in data.holdout]))
             row.update(kendall_tau=metrics.kendall_tau(pred, y[unl]), mse=metrics.mse(pred / 100.0, y[unl] / 100.0),
+                       holdout_kendall_tau=metrics.kendall_tau(held, y[data.holdout]),
+                       holdout_mse=metrics.mse(held / 100.0, y[data.holdout] / 100.0),
+                       distinct_graphs=len({data.keys[i] for i in labelled}),
+                       histogram_distance=metrics.histogram_distance(y[labelled], y),
                        predictions=np.round(pred, 3).tolist())  # of the unlabelled architectures, for stratified metrics
         trace = getattr(sampler, "last_trace", None)
         if trace is not None and r > 0:
@@ -195,6 +222,27 @@ def strata(run: dict, y: np.ndarray, labels: int) -> dict[str, float]:
             "tail_share": float(np.mean(y[labelled] < 0.5 * median))}
 
 
+def before_issue_23(dataset: str, y: np.ndarray) -> dict[str, dict[str, str]]:
+    """Distinct networks and histogram distance of the labelled sets of the runs committed before
+    issue 23 (``bench/results/samplers_before_issue23.json``), next to their KT."""
+    path = RESULTS / "samplers_before_issue23.json"
+    if not path.exists():
+        return {}
+    space = registry().create("space", "nb201")
+    pool = list(space.load_benchmark().architectures())
+    out = {}
+    for key, rs in json.loads(path.read_text())["runs"].items():
+        d, name = key.split("/")
+        if d != dataset or not rs:
+            continue
+        labelled = [np.asarray(r["labelled"][:150]) for r in rs]
+        out[name] = {"seeds": str(len(rs)), "kt78": _fmt([_checkpoint(r, 78)["kendall_tau"] for r in rs]),
+                     "kt150": _fmt([_checkpoint(r, 150)["kendall_tau"] for r in rs]),
+                     "distinct": _fmt([len({space.graph_key(pool[i]) for i in lab}) for lab in labelled], 1),
+                     "hist": _fmt([metrics.histogram_distance(y[lab], y) for lab in labelled], 3)}
+    return out
+
+
 # --- distribution (section 5.10) ---------------------------------------------------------------
 
 COARSE = np.round(np.arange(0.0, 1.01, 0.1), 2)
@@ -279,7 +327,8 @@ def main() -> None:
     started = time.perf_counter()
 
     def run_key(dataset: str, name: str, spec: dict, seed: int) -> str:
-        return json.dumps([dataset, name, spec, predictor, seed], sort_keys=True)
+        # "haap": runs since issue 23 (one label per network, 5,000 cells held out, DARE's new defaults)
+        return json.dumps([dataset, name, spec, predictor, seed, "haap"], sort_keys=True)
 
     def get(dataset: str, name: str, spec: dict, seed: int, data: list) -> dict | None:
         key = run_key(dataset, name, spec, seed)
@@ -396,6 +445,29 @@ def main() -> None:
             lines.append(f"| {name} | {_fmt([_checkpoint(r, 150)['kendall_tau'] for r in rs])} | "
                          f"{_fmt([x['kt_top_half'] for x in st])} | {_fmt([x['kt_without_tail'] for x in st])} | "
                          f"{_fmt([x['mse_without_tail'] * 1e4 for x in st], 2)} e-4 | {_fmt([x['tail_share'] for x in st], 3)} |")
+        lines += ["", "Both evaluation protocols and the Fig. 5 check. *All unlabelled*: KT on every NB201 architecture "
+                      f"not labelled (ours); *held out*: KT on {HOLDOUT:,} random connected cells never offered to a sampler "
+                      "(the HAAP / DARE papers' protocol; the 341 disconnected cells are out of the pool). Distinct = networks "
+                      "(graph keys) among the 150 labels; histogram distance = total variation between the labelled accuracies' "
+                      "histogram and the space's (20 bins; 0 = mirrors the space).", "",
+                  "| sampler | KT @ 78 all / held out | KT @ 150 all / held out | MSE @ 150 held out | distinct of 150 | histogram distance |",
+                  "|---|---|---|---|---|---|"]
+        for name in args.samplers:
+            rs = [r for r in runs.get((dataset, name), []) if "holdout_kendall_tau" in _checkpoint(r, 150)]
+            if not rs:
+                continue
+            c78, c150 = [_checkpoint(r, 78) for r in rs], [_checkpoint(r, 150) for r in rs]
+            lines.append(f"| {name} | {_fmt([c['kendall_tau'] for c in c78])} / {_fmt([c['holdout_kendall_tau'] for c in c78])} | "
+                         f"{_fmt([c['kendall_tau'] for c in c150])} / {_fmt([c['holdout_kendall_tau'] for c in c150])} | "
+                         f"{_fmt([c['holdout_mse'] * 1e4 for c in c150], 2)} e-4 | {_fmt([c['distinct_graphs'] for c in c150], 1)} | "
+                         f"{_fmt([c['histogram_distance'] for c in c150], 3)} |")
+        before = before_issue_23(dataset, y)
+        if before:
+            lines += ["", "Before issue 23 (committed runs of `samplers_before_issue23.json`: every cell offered, duplicates "
+                          "allowed, DARE's ranked pick and fresh retraining; the same measures on their labelled sets):", "",
+                      "| sampler | seeds | KT @ 78 | KT @ 150 | distinct of 150 | histogram distance |", "|---|---|---|---|---|---|"]
+            for name, row in before.items():
+                lines.append(f"| {name} | {row['seeds']} | {row['kt78']} | {row['kt150']} | {row['distinct']} | {row['hist']} |")
         modes = [r["trace"]["mode"] for run in runs.get((dataset, "dare"), []) for r in run["rounds"] if "trace" in r]
         hop = [r["trace"]["hopkins"] for run in runs.get((dataset, "dare"), []) for r in run["rounds"] if "trace" in r and r["trace"]["hopkins"] is not None]
         if modes:
