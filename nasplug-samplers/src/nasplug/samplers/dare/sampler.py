@@ -52,7 +52,7 @@ class DAREConfig:
       from the labelled set and from the picks before it, so a batch never spends itself on
       near-identical networks; ``"ranked"`` (the literal reading) the top ``k`` by the ranking
       score, which in the non-uniform case is one thin slice of predicted accuracy
-      (docs/methods/dare.md 3.6).
+      (docs/methods/dare.md 4.4).
     - ``retrain``: the second stage ``"continue"``s training the current predictor on the
       pseudo-labelled set (default; the paper "re-trains the already-trained predictor"), or
       trains a ``"fresh"`` one (nasplug's reading before issue 23).
