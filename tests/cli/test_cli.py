@@ -360,3 +360,53 @@ def test_the_reliability_bench_cases_still_hold(bench_module):
         if case in ("queries above the space's size", "another application's SQLite file (run)"):
             r = bench.run_case(files, args)
             assert r["exit"] == 2 and r["stderr_lines"] == 1 and not r["traceback"] and not r["written"], (case, r)
+
+
+def test_set_overrides_config_keys_and_is_stored(tmp_path, capsys):
+    store = tmp_path / "r.db"
+    config = write(tmp_path, SEARCH.format(store=store))
+    code, out, err = cli(capsys, "run", config, "--set", "search.queries=7", "--set", "strategy.population_size=4",
+                         "--set", "objective.proxy=flops", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["result"]["queries"] == 7
+    code, out, _ = cli(capsys, "show", "1", "--store", store, "--format", "json")
+    stored = json.loads(out)["config"]
+    assert stored["search"]["queries"] == 7 and stored["strategy"] == {"name": "rea", "population_size": 4}
+    assert stored["objective"]["proxy"] == "flops"
+    # a part given by name becomes a table; a TOML list stays a list
+    from nasplug.core.config import apply_overrides
+
+    assert apply_overrides({"strategy": "rea"}, ["strategy.population_size=20", "search.report=[\"cifar10_test\"]"]) == \
+        {"strategy": {"name": "rea", "population_size": 20}, "search": {"report": ["cifar10_test"]}}
+    code, _, err = cli(capsys, "run", config, "--set", "search.querie=7")
+    assert_one_line_error(code, err, "search.querie", "did you mean 'queries'")
+    code, _, err = cli(capsys, "run", config, "--set", "queries")
+    assert_one_line_error(code, err, "--set 'queries'", "KEY=VALUE")
+    code, _, err = cli(capsys, "run", config, "--set", "seed.x=1")
+    assert_one_line_error(code, err, "seed is a value, not a table")
+
+
+def test_version_lists_every_installed_distribution(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    from importlib.metadata import version
+
+    for dist in ("nasplug-core", "nasplug-spaces", "nasplug-samplers", "nasplug-proxies", "nasplug-search"):
+        assert f"{dist} {version(dist)}" in out.splitlines()
+
+
+def test_plugins_name_prints_the_options_of_a_part(capsys):
+    code, out, _ = cli(capsys, "plugins", "dare")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("sampler dare:")
+    assert any(line.split()[:4] == ["alpha", "float", "=", "0.4"] for line in lines)
+    assert any("final_pick" in line and "'max_min'" in line for line in lines)
+    assert any("Hopkins statistic" in line for line in lines)  # the option's sentence from the docstring
+    code, out, _ = cli(capsys, "plugins", "fisher", "--format", "json")
+    options = {o["name"]: o for o in json.loads(out)[0]["options"]}
+    assert options["reduction"]["default"] == "fan_in" and "reference" in options["reduction"]["doc"]
+    code, _, err = cli(capsys, "plugins", "fishr")
+    assert_one_line_error(code, err, "no part named 'fishr'", "did you mean 'fisher'")

@@ -212,3 +212,34 @@ def test_search_dedupe_graph_evaluates_one_architecture_per_network(benchmarks, 
                    and t.value == first[t.info["of"]].value for t in twins)
     else:
         assert len(set(keys)) < 300  # random cells repeat networks: 300 of 15,625 cells hold twins
+
+
+def test_a_sampler_that_needs_a_predictor_is_never_called_without_one(benchmarks, tmp_path):
+    from nasplug.core.interfaces import Sampler
+    from nasplug.core.registry import registry
+
+    calls = []
+
+    class Greedy(Sampler):
+        """Labels the architectures the current predictor rates highest."""
+
+        needs_predictor = True
+
+        def choose(self, ctx, k):
+            calls.append(ctx.round)
+            scores = ctx.predictor.predict([ctx.pool[i] for i in ctx.unlabelled])
+            return ctx.unlabelled[np.argsort(-scores, kind="stable")[:k]]
+
+    reg = registry()
+    reg.register("sampler", "greedy-test", Greedy)
+    try:
+        config = predict_config(tmp_path, pool_size=300, initial=10, per_round=10, rounds=2, initial_sampler="sampler")
+        config["sampler"] = {"name": "greedy-test"}
+        run(config)
+        baseline = predict_config(tmp_path / "b", pool_size=300, initial=10, per_round=10, rounds=0)
+        run(baseline)
+    finally:
+        reg.unregister("sampler", "greedy-test")
+    assert calls == [1, 2]  # round 0 was drawn at random, not asked of the sampler
+    with Store(tmp_path / "p.db") as a, Store(tmp_path / "b" / "p.db") as b:
+        assert a.rounds(1)[0].labelled == b.rounds(1)[0].labelled  # the same uniform draw as initial_sampler = random

@@ -27,15 +27,14 @@ class GreedyPredictedSamplerConfig:
 
 
 class GreedyPredictedSampler(Sampler):
-    """Labels the k unlabelled architectures the current predictor rates highest (random before one exists)."""
+    """Labels the k unlabelled architectures the current predictor rates highest."""
 
     Config = GreedyPredictedSamplerConfig
+    #: The runner draws round 0 (no predictor yet) at random for such a sampler.
+    needs_predictor = True
 
     def choose(self, ctx: SelectionContext, k: int) -> Sequence[int]:
         unlabelled = ctx.unlabelled
-        if ctx.predictor is None:
-            # Round 0 (or initial_sampler = "sampler"): nothing to exploit yet.
-            return ctx.rng.choice(unlabelled, size=k, replace=False)
         n_random = int(round(self.config.random_fraction * k))
         n_greedy = k - n_random
         scores = np.asarray(ctx.predictor.predict([ctx.pool[i] for i in unlabelled]), dtype=float)

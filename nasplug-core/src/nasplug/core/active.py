@@ -36,9 +36,10 @@ class ActiveLearning:
 
     def choose(self, k: int, *, random: bool = False) -> list[int]:
         """This round's ``k`` pool indices: drawn uniformly (``random``, e.g. round 0's initial
-        set) or chosen by the sampler with the current predictor."""
+        set, and whenever the sampler declares ``needs_predictor`` but none is trained yet) or
+        chosen by the sampler with the current predictor."""
         rng = derive_rng(self.seed, "select", self.round)
-        if random:
+        if random or (self.predictor is None and getattr(self.sampler, "needs_predictor", False)):
             return [int(i) for i in rng.choice(len(self.pool), k, replace=False)]
         ctx = SelectionContext(space=self.space, pool=self.pool, labelled=np.asarray(self.labelled, dtype=int),
                                labels=np.asarray(self.labels, dtype=float), predictor=self.predictor, rng=rng,

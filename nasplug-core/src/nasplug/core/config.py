@@ -29,7 +29,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import attrs
 
@@ -211,8 +211,42 @@ def _tables_of(reg: Any, kind: str) -> tuple[str, ...]:
         return ()
 
 
-def load_config(path: str | Path, *, registry: Any = None) -> RunConfig:
-    """Read and validate a TOML run configuration."""
+def _override_value(text: str) -> Any:
+    """A ``--set`` value read as a TOML value (``20``, ``0.5``, ``true``, ``[1, 2]``, ``"rea"``);
+    anything that is not one is taken as a plain string (``--set strategy=rea``)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``data`` with each ``KEY=VALUE`` of ``overrides`` set (dotted keys reach into tables; a part
+    given by name, e.g. ``strategy = "rea"``, becomes ``{name = "rea"}`` before its option is set)."""
+    out = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        path = [k.strip() for k in key.split(".")]
+        if not sep or not all(path):
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. --set search.queries=200")
+        table = out
+        for depth, part in enumerate(path[:-1]):
+            node = table.get(part)
+            if isinstance(node, str):
+                node = {"name": node}
+            elif node is None:
+                node = {}
+            elif not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {'.'.join(path[:depth + 1])} is a value, not a table; set it directly")
+            table[part] = node
+            table = node
+        table[path[-1]] = _override_value(text.strip())
+    return out
+
+
+def load_config(path: str | Path, *, registry: Any = None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read and validate a TOML run configuration, with ``--set KEY=VALUE`` ``overrides`` applied
+    first (they are validated like the file and stored with the run's config)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found; give the path of a TOML run configuration")
@@ -222,4 +256,6 @@ def load_config(path: str | Path, *, registry: Any = None) -> RunConfig:
         raise ConfigError(f"invalid TOML in {path}: {exc}; fix the syntax at that line") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text; save the config as UTF-8 TOML") from None
+    if overrides:
+        data = apply_overrides(data, overrides)
     return RunConfig.from_dict(data, source=str(path), registry=registry)

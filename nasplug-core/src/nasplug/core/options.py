@@ -151,3 +151,50 @@ def build_config(cls: type[C], options: Mapping[str, Any] | None, section: str) 
 @attrs.frozen
 class NoOptions:
     """Configuration of a part that takes no options."""
+
+
+@attrs.frozen
+class OptionInfo:
+    """One option of a part's ``Config`` as ``nasplug plugins NAME`` prints it."""
+
+    name: str
+    type: str
+    default: Any
+    doc: str
+
+
+def _sentence_about(name: str, texts: list[str]) -> str:
+    """The first sentence or bullet of ``texts`` that names ``name`` in double backquotes."""
+    import re
+
+    mark = f"``{name}``"
+    for text in texts:
+        flat = re.sub(r"\s+", " ", text or "")
+        at = flat.find(mark)
+        if at < 0:
+            continue
+        start = max([flat.rfind(sep, 0, at) + 2 for sep in (". ", "- ", "; ") if flat.rfind(sep, 0, at) >= 0] or [0])
+        ends = [e for e in (flat.find(". ", at), flat.find(" - ``", at), flat.find("; ``", at)) if e >= 0]
+        end = min(ends) if ends else len(flat)
+        return flat[start:end].strip().rstrip(".;") + "."
+    return ""
+
+
+def describe_options(part: type) -> list[OptionInfo]:
+    """The options of ``part`` (a part class with a ``Config``): name, type, default, and the
+    sentence of the Config's or the part's docstring that names the option."""
+    config = getattr(part, "Config", None)
+    if config is None or not attrs.has(config):
+        return []
+    texts = [config.__doc__ or "", part.__doc__ or ""]
+    out = []
+    for field in attrs.fields(config):
+        if not field.init:
+            continue
+        if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            default = field.default.factory() if not field.default.takes_self else "(derived)"
+        else:
+            default = field.default
+        kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type or ""))
+        out.append(OptionInfo(field.alias or field.name, kind or "", default, _sentence_about(field.name, texts)))
+    return out

@@ -47,9 +47,65 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _versions() -> list[tuple[str, str]]:
+    """Every installed nasplug distribution (the core and plugin packages) with its version."""
+    from importlib.metadata import distributions
+
+    found = {}
+    for dist in distributions():
+        name = dist.metadata.get("Name") or ""
+        if name.lower().replace("_", "-").startswith("nasplug"):
+            found[name] = dist.version
+    return sorted(found.items())
+
+
+class _Version(argparse.Action):
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        for name, version in _versions():
+            print(f"{name} {version}")
+        parser.exit()
+
+
+def cmd_part_options(args: argparse.Namespace) -> int:
+    """``nasplug plugins NAME``: one part's summary and options (type, default, what it does)."""
+    from nasplug.core.options import describe_options
+    from nasplug.core.registry import registry
+
+    reg = registry()
+    kinds = [args.kind] if args.kind else list(GROUPS)
+    matches = [k for k in kinds if args.name in reg.names(k)]
+    if not matches:
+        known = sorted({n for k in kinds for n in reg.names(k)})
+        import difflib
+
+        close = difflib.get_close_matches(args.name, known, n=1)
+        raise NasplugError(f"no part named '{args.name}'" + (f"; did you mean '{close[0]}'?" if close else
+                                                             "; 'nasplug plugins' lists every part"))
+    rows = []
+    for kind in matches:
+        cls = reg.load(kind, args.name)
+        rows.append({"kind": kind, "name": args.name, "summary": cls.summary(),
+                     "options": [{"name": o.name, "type": o.type, "default": o.default, "doc": o.doc} for o in describe_options(cls)]})
+    if args.format == "json":
+        print(_json(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['kind']} {row['name']}: {row['summary']}")
+        if not row["options"]:
+            print("  (no options)")
+        width = max((len(o["name"]) for o in row["options"]), default=4)
+        for o in row["options"]:
+            print(f"  {o['name']:<{width}}  {o['type']} = {o['default']!r}")
+            if o["doc"]:
+                print(f"  {'':<{width}}  {o['doc']}")
+    return 0
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from nasplug.core.registry import registry
 
+    if getattr(args, "name", None):
+        return cmd_part_options(args)
     kinds = [args.kind] if args.kind else list(GROUPS)
     infos = registry().describe(kinds)
     if args.format == "json":
@@ -134,7 +190,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from nasplug.core.config import load_config
     from nasplug.core.runs import run, run_seeds
 
-    config = load_config(args.config)
+    config = load_config(args.config, overrides=args.set or ())
     if args.seeds is not None or config.seeds is not None:
         if args.run is not None:
             raise NasplugError("--run continues one run; resume a multi-seed run with --resume alone")
@@ -202,9 +258,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nasplug", description="A plugin framework for neural architecture search.")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print every installed nasplug distribution and its version")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("plugins", help="list every registered part and any that failed to load")
+    p = sub.add_parser("plugins", help="list every registered part (or one part's options) and any that failed to load")
+    p.add_argument("name", nargs="?", help="a part's name: print its options with types, defaults and docs")
     p.add_argument("--kind", choices=list(GROUPS))
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_plugins)
@@ -216,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=None, help="result database (default: the config's store.path)")
     p.add_argument("--seeds", default=None, metavar="SEEDS",
                    help="run the config once per seed, e.g. 0-19 or 0-4,10 (each stored as its own run; overrides the config's seeds)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set search.queries=200 --set strategy.population_size=20 "
+                        "(repeatable; validated like the file and stored with the run)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_run)
 

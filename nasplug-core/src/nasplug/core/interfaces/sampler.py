@@ -53,7 +53,9 @@ class Sampler(Part, abc.ABC):
     """
 
     group: ClassVar[str] = "nasplug.samplers"
-    #: Whether ``choose`` needs a trained predictor (``False`` lets it run in round 0).
+    #: Whether ``choose`` needs a trained predictor. The runner never calls such a sampler
+    #: without one: a round with no predictor yet (round 0, even with ``initial_sampler =
+    #: "sampler"``) draws uniformly at random instead.
     needs_predictor: ClassVar[bool] = False
 
     def __init__(self, config: Any = None, *, space: SearchSpace) -> None:
