@@ -297,9 +297,39 @@ def test_load_is_cached(nb201_space, benchmarks_root):
 def test_missing_file_raises(tmp_path, monkeypatch):
     with pytest.raises(BenchmarkError, match="not found"):
         SPACE.load_benchmark(str(tmp_path))
-    monkeypatch.delenv("NASPLUG_BENCHMARKS", raising=False)
+    monkeypatch.setenv("NASPLUG_BENCHMARKS", str(tmp_path))  # an explicit folder without the table is an error
     with pytest.raises(BenchmarkError, match="NASPLUG_BENCHMARKS"):
         SPACE.load_benchmark()
+
+
+def test_without_any_path_the_compact_table_shipped_with_the_package_is_read(monkeypatch, capfd):
+    from nasplug.spaces.nb201.compact import COMPACT_FILE
+
+    monkeypatch.delenv("NASPLUG_BENCHMARKS", raising=False)
+    clear_cache()
+    table = SPACE.load_benchmark()
+    assert table.embedded and table.path == COMPACT_FILE
+    assert "compact table shipped with nasplug-spaces" in capfd.readouterr().err  # says which table it read
+    assert len(table.architectures()) == 15625 and COMPACT_FILE.stat().st_size < 1024 * 1024
+    best = SPACE.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    assert table.query(best, "cifar10_test") == pytest.approx(94.36, abs=0.005)
+    assert np.nanmax(table.query_many(table.architectures(), "cifar10_test")) == pytest.approx(94.37, abs=0.005)
+    clear_cache()
+
+
+def test_compact_table_equals_the_full_table_to_its_stored_precision(benchmarks_root):
+    from nasplug.spaces.nb201.benchmark import read_benchmark, read_embedded
+
+    full = read_benchmark(benchmarks_root / "nb201" / "nb201.csv.gz")
+    compact = read_embedded()
+    assert compact.architectures() == full.architectures()
+    assert [compact.index_of(a) for a in compact.architectures()[:50]] == [full.index_of(a) for a in full.architectures()[:50]]
+    archs = full.architectures()
+    expected = [m for m in full.metrics if not m.startswith("latency_")]
+    assert list(compact.metrics) == expected
+    for metric in expected:
+        tol = 0.5e-6 if metric.startswith("params_") else 0.005
+        np.testing.assert_allclose(compact.query_many(archs, metric), full.query_many(archs, metric), rtol=0, atol=tol + 1e-9)
 
 
 def _write_gz(path: Path, lines: list[str]) -> Path:

@@ -17,6 +17,7 @@ from typing import Hashable
 import numpy as np
 
 from nasplug.core.errors import ArchitectureError, BenchmarkError
+from nasplug.core.interfaces.benchmark import BENCHMARKS_ENV
 from nasplug.core.tables import TableBenchmark, TableCache, float_column, read_text
 from nasplug.spaces.nb201.space import NB201Arch, arch_str, parse_arch_str, to_arch
 
@@ -69,6 +70,8 @@ class NB201Benchmark(TableBenchmark):
     official index. Queries charge no simulated time (the table has no training-time column)."""
 
     space_name = "nb201"
+    #: Whether this is the compact table shipped with the package (see ``load_benchmark``).
+    embedded = False
 
     def __init__(self, archs: list[NB201Arch], indices: np.ndarray, columns: dict[str, np.ndarray],
                  path: Path | None = None) -> None:
@@ -131,9 +134,37 @@ def _read_latency(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
+def read_embedded() -> NB201Benchmark:
+    """The compact table shipped with the package (see :mod:`nasplug.spaces.nb201.compact`)."""
+    from nasplug.spaces.nb201.compact import COMPACT_FILE, read_compact
+
+    archs, indices, columns = read_compact(COMPACT_FILE)
+    table = NB201Benchmark(archs, indices, columns, COMPACT_FILE)
+    table.embedded = True
+    return table
+
+
 def load_benchmark(path: str | os.PathLike | None = None) -> NB201Benchmark:
-    """The NAS-Bench-201 benchmark at ``path`` (file or folder) or ``$NASPLUG_BENCHMARKS``, cached."""
+    """The NAS-Bench-201 benchmark at ``path`` (file or folder) or ``$NASPLUG_BENCHMARKS``, cached;
+    with neither, the compact table shipped with the package (no latency columns; accuracies to
+    0.01 points), with a one-line notice saying so."""
+    if path is None and not os.environ.get(BENCHMARKS_ENV):
+        return _TABLES.load(_embedded_path(), "", "nb201", _read_embedded_noting)
     return _TABLES.load(path, RELATIVE_PATH, "nb201", read_benchmark)
+
+
+def _embedded_path() -> Path:
+    from nasplug.spaces.nb201.compact import COMPACT_FILE
+
+    return COMPACT_FILE
+
+
+def _read_embedded_noting(_path: Path) -> NB201Benchmark:
+    import sys
+
+    print(f"nasplug: NAS-Bench-201 from the compact table shipped with nasplug-spaces ({_path.name}); "
+          f"set {BENCHMARKS_ENV} or benchmark.path for the full table", file=sys.stderr)
+    return read_embedded()
 
 
 def clear_cache() -> None:
