@@ -410,3 +410,28 @@ def test_plugins_name_prints_the_options_of_a_part(capsys):
     assert options["reduction"]["default"] == "fan_in" and "reference" in options["reduction"]["doc"]
     code, _, err = cli(capsys, "plugins", "fishr")
     assert_one_line_error(code, err, "no part named 'fishr'", "did you mean 'fisher'")
+
+
+def test_the_readme_quickstart_needs_no_download_and_reports_true_accuracy(tmp_path):
+    """The README's first command, shortened by --set, in a subprocess without NASPLUG_BENCHMARKS."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "NASPLUG_BENCHMARKS"}
+    env["OMP_NUM_THREADS"] = "1"
+    done = subprocess.run([sys.executable, "-m", "nasplug.core", "run", str(REPO / "examples" / "quickstart.toml"),
+                           "--report-dir", "report", "--set", "search.queries=12", "--set", "strategy.population_size=4"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "compact table shipped with nasplug-spaces" in done.stderr
+    lines = done.stdout.splitlines()
+    summary = next(i for i, line in enumerate(lines) if line.startswith("Searched nb201 with rea"))
+    assert "12 evaluations of proxy(proxy=logsynflow)" in lines[summary]
+    found = lines[summary + 1].split()[1]
+    from nasplug.spaces.nb201.benchmark import read_embedded
+
+    table = read_embedded()
+    true = table.query(found, "cifar10_test")
+    assert lines[summary + 2].split()[:2] == ["cifar10_test:", f"{true:.2f}"]
+    assert "best in the benchmark 94.37" in lines[summary + 2]
+    assert (tmp_path / "report" / "search_best_so_far.png").stat().st_size > 1000
+    assert (tmp_path / "nasplug.db").exists()

@@ -186,6 +186,27 @@ def _print_seeds(results: list[Any], fmt: str) -> None:
             print(f"    {key}: {_fmt(float(np.mean(values)))} +- {_fmt(float(np.std(values)))} (n={len(values)})")
 
 
+def _spec(value: Any) -> str:
+    if isinstance(value, dict):
+        options = ", ".join(f"{k}={v}" for k, v in value.items() if k != "name")
+        return f"{value.get('name')}({options})" if options else str(value.get("name"))
+    return str(value)
+
+
+def _search_summary(config: Any, result: dict[str, Any]) -> list[str]:
+    """A few plain sentences on a finished search: what was searched, what was found, how good it
+    truly is against the best of the benchmark, and how long it took."""
+    raw = config.raw
+    lines = [f"Searched {_spec(raw.get('space'))} with {_spec(raw.get('strategy'))}, {result.get('queries')} evaluations of "
+             f"{_spec(raw.get('objective'))}, in {result.get('run_seconds', float('nan')):.0f} s.",
+             f"Found {result.get('best_arch')} (objective {_fmt(result.get('best_value'))})."]
+    report = result.get("report") or {}
+    for metric in [k for k in report if not k.endswith(("_optimum", "_regret"))]:
+        lines.append(f"  {metric}: {report[metric]:.2f}  (best in the benchmark {report[metric + '_optimum']:.2f}, "
+                     f"{report[metric + '_regret']:.2f} below it)")
+    return lines
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from nasplug.core.config import load_config
     from nasplug.core.runs import run, run_seeds
@@ -202,6 +223,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                           "result": result.result}, indent=2, default=str))
     else:
         _print_result(result.kind, result.id, result.store, result.result, result.resumed)
+        if result.kind == "search" and result.result.get("best_arch") is not None:
+            print()
+            print("\n".join(_search_summary(config, result.result)))
+    if args.report_dir:
+        from nasplug.core.report import write_report
+        from nasplug.core.store import Store
+
+        with Store(result.store, read_only=True) as store:
+            for path in write_report(store, [result.id], args.report_dir):
+                print(f"wrote {path}", file=sys.stderr if args.format == "json" else sys.stdout)
     return 0
 
 
@@ -274,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=None, help="result database (default: the config's store.path)")
     p.add_argument("--seeds", default=None, metavar="SEEDS",
                    help="run the config once per seed, e.g. 0-19 or 0-4,10 (each stored as its own run; overrides the config's seeds)")
+    p.add_argument("--report-dir", default=None, metavar="DIR",
+                   help="after the run, write its CSV tables and PNG plots (e.g. the best-so-far curve) to DIR")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config key, e.g. --set search.queries=200 --set strategy.population_size=20 "
                         "(repeatable; validated like the file and stored with the run)")
