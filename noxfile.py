@@ -63,7 +63,8 @@ def _install(session: nox.Session, *requirements: str) -> None:
 
 
 def _pkg(name: str) -> str:
-    return str(ROOT / name)
+    """The package's folder as a pip requirement (the core with its ``report`` extra: tests plot)."""
+    return str(ROOT / name) + ("[report]" if name == CORE else "")
 
 
 def _declared_entry_points(package: str | Path) -> set[tuple[str, str]]:

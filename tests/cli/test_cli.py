@@ -435,3 +435,28 @@ def test_the_readme_quickstart_needs_no_download_and_reports_true_accuracy(tmp_p
     assert "best in the benchmark 94.37" in lines[summary + 2]
     assert (tmp_path / "report" / "search_best_so_far.png").stat().st_size > 1000
     assert (tmp_path / "nasplug.db").exists()
+
+
+def test_the_core_toy_space_runs_a_predict_run_from_the_cli_without_any_space_package(tmp_path, capsys):
+    config = write(tmp_path, f"""
+kind = "predict"
+seed = 0
+[space]
+name = "toy"
+[sampler]
+name = "random"
+[predictor]
+name = "sklearn"
+model = "random_forest"
+[predict]
+metric = "accuracy"
+initial = 20
+per_round = 20
+rounds = 2
+[store]
+path = "{tmp_path / 'p.db'}"
+""")
+    code, out, err = cli(capsys, "run", config, "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)["result"]
+    assert result["labels"] == 60 and result["pool"] == 4096 and result["final"]["kendall_tau"] > 0.3

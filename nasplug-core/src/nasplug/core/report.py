@@ -37,7 +37,12 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from nasplug.core.errors import ConfigError
+
+        raise ConfigError("plots need matplotlib, an optional extra of nasplug-core; pip install 'nasplug-core[report]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
