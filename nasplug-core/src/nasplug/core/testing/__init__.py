@@ -16,13 +16,13 @@ benchmark that ships with the core, so a plugin needs no other nasplug package t
 
 from nasplug.core.testing.executor_suite import ExecutorConformance
 from nasplug.core.testing.suites import (
-    EncoderConformance, OneShotMethodConformance, PredictorConformance, ProxyConformance, SamplerConformance,
+    EncoderConformance, ObjectiveConformance, OneShotMethodConformance, PredictorConformance, ProxyConformance, SamplerConformance,
     SearchSpaceConformance, StrategyConformance, interrupt_after,
 )
 from nasplug.core.testing.parts import HillClimb
 from nasplug.core.testing.toy import ToyBenchmark, ToySpace
 
 __all__ = [
-    "EncoderConformance", "ExecutorConformance", "OneShotMethodConformance", "PredictorConformance", "ProxyConformance", "SamplerConformance",
+    "EncoderConformance", "ExecutorConformance", "ObjectiveConformance", "OneShotMethodConformance", "PredictorConformance", "ProxyConformance", "SamplerConformance",
     "SearchSpaceConformance", "StrategyConformance", "HillClimb", "ToyBenchmark", "ToySpace", "interrupt_after",
 ]

@@ -11,7 +11,7 @@ import attrs
 import numpy as np
 import pytest
 
-from nasplug.core.errors import ArchitectureError, BudgetError
+from nasplug.core.errors import ArchitectureError, BudgetError, StoreError
 from nasplug.core.hookspecs import hookimpl
 from nasplug.core.interfaces.predictor import Predictor
 from nasplug.core.interfaces.proxy import ProxyContext
@@ -20,6 +20,8 @@ from nasplug.core.interfaces.strategy import Told
 from nasplug.core.metrics import spearman
 from nasplug.core.plugins import plugin_manager
 from nasplug.core.registry import Registry
+from nasplug.core.options import build_config
+from nasplug.core.testing.parts import UniformRandom
 from nasplug.core.testing.toy import ToySpace
 from nasplug.core.interfaces.capabilities import Buildable, Enumerable, Graphable, Positional
 
@@ -128,8 +130,6 @@ class _PartSuite:
         return ToySpace()
 
     def build(self, cls: type, options: dict[str, Any], **deps: Any) -> Any:
-        from nasplug.core.options import build_config
-
         return cls(build_config(cls.Config, options, cls.__name__), **deps)
 
 
@@ -280,6 +280,43 @@ class SamplerConformance(_PartSuite):
             pytest.skip("sampler declares it needs a trained predictor")
         assert len(sampler.select(self._context(space, [], round=0), 5)) == 5
 
+    def _predict_config(self, sampler_options: dict, store: Any, initial_sampler: str = "random") -> dict[str, Any]:
+        return {"kind": "predict", "seed": 3, "space": {"name": "toy", "positions": 4, "choices": 4},
+                "sampler": {"name": "under-test", **sampler_options}, "predictor": {"name": "ridge-conformance"},
+                "predict": {"metric": "accuracy", "initial": 10, "per_round": 8, "rounds": 3, "top_k": [10],
+                            "initial_sampler": initial_sampler, "dedupe": "none"},
+                "store": {"path": str(store)}}
+
+    def test_a_predict_run_resumes_after_interruption_with_the_same_labels(self, sampler_cls, sampler_options, tmp_path) -> None:
+        """Through the real runner and store: a run interrupted mid-way and resumed labels what an
+        uninterrupted one labels. A sampler that keeps state between rounds (which a resumed run
+        rebuilds from nothing) fails here."""
+        from nasplug.core.runs import run
+        from nasplug.core.store import Store
+
+        reg = Registry()
+        reg.register("space", "toy", ToySpace)
+        reg.register("sampler", "under-test", sampler_cls)
+        reg.register("predictor", "ridge-conformance", _RidgePredictor)
+        full = run(self._predict_config(sampler_options, tmp_path / "full.db"), registry=reg)
+        config = self._predict_config(sampler_options, tmp_path / "cut.db")
+        with interrupt_after(22), pytest.raises(KeyboardInterrupt):
+            run(config, registry=reg)
+        rule = "a sampler must not keep state between rounds that it cannot recompute from the SelectionContext"
+        try:
+            resumed = run(config, registry=reg, resume=True)
+        except StoreError as exc:
+            raise AssertionError(f"{sampler_cls.__name__}: resuming an interrupted predict run failed ({exc}); {rule}") from None
+        with Store(tmp_path / "full.db") as a, Store(tmp_path / "cut.db") as b:
+            expected = [e.arch for e in a.evaluations(full.id)]
+            got = [e.arch for e in b.evaluations(resumed.id)]
+        assert len(expected) == 34, f"the uninterrupted run labelled {len(expected)} architectures, expected 10 + 3 x 8"
+        first = next((i for i, (x, y) in enumerate(zip(expected, got)) if x != y), None)
+        assert got == expected, (
+            f"{sampler_cls.__name__}: the resumed run's label {first} is {got[first] if first is not None and first < len(got) else None}, "
+            f"the uninterrupted run's is {expected[first] if first is not None else None}; {rule}")
+        assert resumed.result["final"] == full.result["final"]
+
     #: Behavioural check: after ``behaviour_rounds`` rounds of ``behaviour_k`` picks from
     #: ``behaviour_initial`` random labels, a ridge predictor trained on the sampler's labels must
     #: rank the rest of the pool (Spearman, mean over ``behaviour_seeds``) no worse than one
@@ -400,6 +437,74 @@ class ProxyConformance(_PartSuite):
             f"{reference_task.name} is {rho:+.3f} over {finite} architectures")
 
 
+class ObjectiveConformance(_PartSuite):
+    """Provide ``objective_cls`` (and optionally ``objective_options``, ``space``, ``archs``).
+    The objective is built as a search run builds it and checked for what the runner relies on:
+    finite, deterministic values for members, a fitness that follows ``direction``, an early
+    ``check``, and a real search run whose best is the best stored value."""
+
+    @pytest.fixture
+    def objective_options(self) -> dict[str, Any]:
+        return {}
+
+    @pytest.fixture
+    def space(self) -> Any:
+        return ToySpace()
+
+    @pytest.fixture
+    def archs(self, space: Any) -> list[Any]:
+        return space.sample_many(6, np.random.default_rng(0))
+
+    def make(self, objective_cls: type, options: dict[str, Any], space: Any, seed: int = 0) -> Any:
+        return objective_cls(build_config(objective_cls.Config, options, "objective"), space=space, seed=seed)
+
+    def test_values_are_finite_and_deterministic(self, objective_cls, objective_options, space, archs) -> None:
+        from nasplug.core.executors.tasks import seeded
+
+        objective = self.make(objective_cls, objective_options, space)
+        objective.check()
+        values = []
+        for arch in archs:
+            with seeded(0):
+                first = objective.evaluate(arch)
+            with seeded(0):
+                again = self.make(objective_cls, objective_options, space).evaluate(arch)
+            assert isinstance(first.value, float) and math.isfinite(first.value), (
+                f"{objective_cls.__name__}.evaluate({space.canonical(arch)}) gave {first.value!r}, expected a finite float")
+            assert again.value == first.value, (
+                f"{objective_cls.__name__} is not deterministic: {first.value!r} then {again.value!r} for {space.canonical(arch)}")
+            assert first.cost >= 0 and isinstance(first.info, dict)
+            values.append(first.value)
+        assert len(set(values)) > 1, f"{objective_cls.__name__} gave one value {values[0]!r} to {len(archs)} different architectures"
+
+    def test_fitness_follows_the_direction(self, objective_cls, objective_options, space) -> None:
+        objective = self.make(objective_cls, objective_options, space)
+        assert objective.direction in ("max", "min"), f"direction is {objective.direction!r}, expected 'max' or 'min'"
+        low, high = objective.fitness(1.0), objective.fitness(2.0)
+        assert (high > low) if objective.direction == "max" else (high < low), (
+            f"fitness(1.0) = {low}, fitness(2.0) = {high} under direction {objective.direction!r}")
+        assert objective.fitness(math.nan) == -math.inf
+
+    def test_a_search_run_reports_the_best_stored_value(self, objective_cls, objective_options, tmp_path) -> None:
+        from nasplug.core.runs import run
+        from nasplug.core.store import Store
+
+        reg = Registry()
+        reg.register("space", "toy", ToySpace)
+        reg.register("objective", "under-test", objective_cls)
+        reg.register("strategy", "random-conformance", UniformRandom)
+        config = {"kind": "search", "seed": 1, "space": {"name": "toy"}, "strategy": {"name": "random-conformance"},
+                  "objective": {"name": "under-test", **objective_options}, "search": {"queries": 12},
+                  "store": {"path": str(tmp_path / "o.db")}}
+        result = run(config, registry=reg).result
+        with Store(tmp_path / "o.db") as store:
+            stored = [e for e in store.evaluations(1) if not e.info.get("repeat")]
+        assert result["queries"] == len(stored) == 12
+        best = max(stored, key=lambda e: e.fitness)
+        assert result["best_value"] == best.value and result["best_arch"] == best.arch, (
+            f"the run reports {result['best_arch']} = {result['best_value']}, the best stored is {best.arch} = {best.value}")
+
+
 class _Interrupt:
     """Hook plugin raising ``KeyboardInterrupt`` after ``after`` stored evaluations."""
 
@@ -470,9 +575,7 @@ class StrategyConformance:
     def test_beats_random_search_on_the_toy_benchmark(self, strategy_cls, strategy_options) -> None:
         from nasplug.core.drive import drive
         from nasplug.core.objectives import BenchmarkObjective
-        from nasplug.core.options import build_config
         from nasplug.core.seeding import derive_seed
-        from nasplug.core.testing.parts import UniformRandom
 
         if not self.beats_random:
             pytest.skip(f"declared not to beat random search: {self.beats_random_reason or 'a baseline'}")
@@ -496,7 +599,6 @@ class StrategyConformance:
             f"queries is not below uniform random search's {random:.3f} by {self.behaviour_margin}")
 
     def test_ask_tell_proposes_members(self, strategy_cls, strategy_options) -> None:
-        from nasplug.core.options import build_config
 
         space = ToySpace()
         bench = space.load_benchmark()
@@ -565,7 +667,6 @@ class OneShotMethodConformance:
         return {"channels": 4, "cells_per_stage": 1}
 
     def _method(self, method_cls: type, options: dict[str, Any], space: Any) -> Any:
-        from nasplug.core.options import build_config
 
         return method_cls(build_config(method_cls.Config, options, method_cls.__name__), space=space)
 
