@@ -345,6 +345,34 @@ class Store:
     def count_evaluations(self, run_id: int) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM evaluations WHERE run_id=?", (run_id,)).fetchone()[0])
 
+    def run_summaries(self) -> list[tuple[RunRecord, int, float | None, float | None]]:
+        """Every run with its number of evaluations, its best fitness and its last write time, in
+        one grouped query (the dashboard's runs table stays fast on large stores)."""
+        stats = {r[0]: (int(r[1]), _num(r[2]) if r[2] is not None else None, r[3]) for r in self._db.execute(
+            "SELECT run_id, COUNT(*), MAX(fitness), MAX(created) FROM evaluations GROUP BY run_id")}
+        return [(run, *stats.get(run.id, (0, None, None))) for run in self.runs()]
+
+    def evaluation_columns(self, run_id: int, after_seq: int = -1) -> dict[str, Any]:
+        """``seq``, ``value``, ``fitness``, ``cost`` and ``wall`` of a run's evaluations after
+        ``after_seq`` as numpy arrays (NaN where missing), read without decoding ``info``."""
+        import numpy as np
+
+        rows = self._db.execute("SELECT seq, value, fitness, cost, wall FROM evaluations WHERE run_id=? AND seq>? ORDER BY seq",
+                                (run_id, after_seq)).fetchall()
+        table = np.array(rows, dtype=float).reshape(-1, 5)
+        return {name: table[:, i] for i, name in enumerate(("seq", "value", "fitness", "cost", "wall"))}
+
+    def evaluation_page(self, run_id: int, *, order: str = "seq", descending: bool = False, offset: int = 0,
+                        limit: int = 100) -> list[EvaluationRecord]:
+        """One page of a run's evaluations sorted by ``order`` (seq, arch, value, fitness, cost, wall)."""
+        if order not in ("seq", "arch", "value", "fitness", "cost", "wall"):
+            raise StoreError(f"cannot sort evaluations by {order!r}; use seq, arch, value, fitness, cost or wall")
+        direction = "DESC" if descending else "ASC"
+        rows = self._db.execute(
+            f"SELECT run_id, seq, arch, value, fitness, cost, wall, info FROM evaluations WHERE run_id=? "
+            f"ORDER BY {order} IS NULL, {order} {direction}, seq LIMIT ? OFFSET ?", (run_id, int(limit), int(offset)))
+        return [EvaluationRecord(r[0], r[1], r[2], _num(r[3]), _num(r[4]), r[5], r[6], json.loads(r[7])) for r in rows]
+
     # --- rounds ---------------------------------------------------------------------------
     def add_round(self, run_id: int, round: int, labelled: list[int], metrics: dict[str, float]) -> None:
         self._db.execute("INSERT OR REPLACE INTO rounds VALUES (?,?,?,?,?)",

@@ -287,6 +287,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    try:
+        from nasplug.core.dashboard.app import serve
+        import plotly  # noqa: F401
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise NasplugError(f"the dashboard needs {exc.name}, part of an optional extra; pip install 'nasplug-core[dashboard]'") from None
+    serve(_store_path(args) if args.store_path is None else args.store_path, host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nasplug", description="A plugin framework for neural architecture search.")
     parser.add_argument("--version", action=_Version, nargs=0, help="print every installed nasplug distribution and its version")
@@ -330,6 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--store", default=None, help=f"result database (default: $NASPLUG_STORE or {DEFAULT_STORE})")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("dashboard", help="serve a live, read-only web view of a result store (extra: nasplug-core[dashboard])")
+    p.add_argument("store_path", nargs="?", default=None, metavar="STORE",
+                   help=f"result database (default: --store, $NASPLUG_STORE or {DEFAULT_STORE})")
+    p.add_argument("--store", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only; reach it over ssh -L)")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_dashboard)
 
     try:
         from nasplug.core.plugins import plugin_manager
