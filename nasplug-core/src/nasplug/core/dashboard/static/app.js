@@ -26,6 +26,11 @@ function duration(s) {
 function poll(fn) { clearInterval(timer); fn(); timer = setInterval(fn, POLL_MS); }
 function plot(id, traces, layout) {
   const el = document.getElementById(id);
+  // Plotly.js 3 takes titles as {text: ...} only
+  if (typeof layout.title === "string") layout.title = {text: layout.title};
+  for (const axis of ["xaxis", "yaxis"]) {
+    if (layout[axis] && typeof layout[axis].title === "string") layout[axis].title = {text: layout[axis].title};
+  }
   if (el) Plotly.react(el, traces, Object.assign({margin: {t: 36, r: 10, b: 46, l: 56}}, layout), {displaylogo: false, responsive: true});
 }
 
