@@ -38,7 +38,7 @@ def test_index_and_assets_are_served_without_a_network(client):
 def test_runs_table_lists_every_run_with_status_progress_and_best(client, dashboard_store):
     runs = client.get("/api/runs").json()["runs"]
     by_name = {r["name"]: r for r in runs}
-    assert set(by_name) == {"rea-0", "rea-1", "forest", "params", "supernet"}
+    assert set(by_name) == {"rea-0", "rea-1", "front", "forest", "params", "supernet"}
     rea = by_name["rea-0"]
     assert rea["kind"] == "search" and rea["status"] == "finished" and rea["progress"] == 40 and rea["total"] == 40
     with Store(dashboard_store) as s:
@@ -70,8 +70,16 @@ def test_charts_by_kind(client, dashboard_store):
     score = client.get(f"/api/runs/{_id(client, 'params')}/charts").json()
     assert [s["metric"] for s in score["scatter"]] == ["cifar10_test", "cifar100_test"]
     assert len(score["scatter"][0]["x"]) == 60 and score["correlations"]["cifar10_test"]["spearman"] > 0.3
+    pareto = client.get(f"/api/runs/{_id(client, 'front')}/charts").json()["pareto"]
+    assert pareto["secondary"] == "latency" and len(pareto["x"]) == len(pareto["y"]) >= 2
+    # a front: as the second objective (minimised) grows, the value never falls
+    order = np.argsort(pareto["x"])
+    assert all(np.diff(np.asarray(pareto["y"])[order]) >= 0)
     oneshot = client.get(f"/api/runs/{_id(client, 'supernet')}/charts").json()["epochs"]
     assert oneshot["epoch"] == [0, 1, 2] and oneshot["valid_accuracy"] == [30.0, 40.0, 50.0]
+    alpha = client.get(f"/api/runs/{_id(client, 'supernet')}/charts").json()["alpha"]
+    assert alpha["ops"] == ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]  # NB201's op names
+    assert alpha["share"]["nor_conv_3x3"] == pytest.approx([0.2, 0.3, 0.4]) and len(alpha["last"]) == 6
 
 
 def test_evaluations_sort_page_and_download(client, dashboard_store):

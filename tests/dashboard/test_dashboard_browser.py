@@ -95,7 +95,7 @@ def test_runs_table_then_a_run_page_with_its_chart(live, browser):
     rea = _row(browser, "rea-0")
     cells = [c.text for c in rea.find_elements(By.TAG_NAME, "td")]
     assert cells[2] == "search" and cells[5] == "finished" and cells[6] == "40 / 40"
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 5
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 6
     _shot(browser, "runs")
     browser.find_element(By.ID, "f-kind").send_keys("predict")
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 1)
@@ -161,3 +161,14 @@ def test_compare_view_overlays_runs(live, browser):
     legend = browser.find_element(By.ID, "chart-cmp").text
     assert f"run {ids[0]}" in legend and "mean" in legend
     _shot(browser, "compare")
+
+
+def test_a_oneshot_run_shows_training_curves_and_the_op_distribution(live, browser):
+    url, _ = live
+    browser.get(url + "/")
+    rid = int(_row(browser, "supernet").find_elements(By.TAG_NAME, "td")[1].text)
+    browser.get(f"{url}/#/run/{rid}")
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chart-b .scatterlayer .trace")) == 5)  # one line per op
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-c .heatmaplayer image, #chart-c .hm image"))
+    assert "nor_conv_3x3" in browser.find_element(By.ID, "chart-b").text
+    _shot(browser, "oneshot")

@@ -171,9 +171,11 @@ def charts(store: Store, run_id: int) -> dict[str, Any]:
     result = run.result or {}
     if run.kind in ("search", "tune"):
         out["best_so_far"] = best_so_far(store, run_id, result.get("objective_direction", "max"))
-        front = result.get("pareto_front") or (result.get("strategy") or {}).get("pareto_front")
-        if front:
-            out["pareto"] = front
+        strategy = result.get("strategy") or {}
+        front, secondary = strategy.get("front"), strategy.get("secondary")
+        if front and secondary:  # a multi-objective search (nsga2): value against the second objective
+            out["pareto"] = {"x": [p.get(secondary) for p in front], "y": [p.get("value") for p in front],
+                             "arch": [p.get("arch") for p in front], "secondary": secondary}
     if run.kind == "predict":
         rounds = store.rounds(run_id)
         names = [k for k in (rounds[0].metrics if rounds else {}) if not k.endswith("_seconds") and k != "labels"]
@@ -187,7 +189,24 @@ def charts(store: Store, run_id: int) -> dict[str, Any]:
         epochs = store.epochs(run_id)
         keys = sorted({k for e in epochs for k, v in e.items() if isinstance(v, (int, float)) and k != "epoch"})
         out["epochs"] = {"epoch": [e["epoch"] for e in epochs], **{k: [e.get(k) for e in epochs] for k in keys}}
+        with_alpha = [e for e in epochs if isinstance(e.get("alpha"), list) and e["alpha"]]
+        if with_alpha:  # differentiable methods: the op distribution per edge
+            ops = _op_names(run.config, len(with_alpha[-1]["alpha"][0]))
+            shares = np.array([np.mean(np.asarray(e["alpha"], dtype=float), axis=0) for e in with_alpha])
+            out["alpha"] = {"epoch": [e["epoch"] for e in with_alpha], "ops": ops, "last": with_alpha[-1]["alpha"],
+                            "share": {op: shares[:, i].tolist() for i, op in enumerate(ops)}}
     return _finite(out)
+
+
+def _op_names(config: dict[str, Any], count: int) -> list[str]:
+    """The space's candidate operations when it names them (``ops``), else op0, op1, ..."""
+    try:
+        from nasplug.core.registry import registry
+
+        ops = list(getattr(registry().load("space", (config.get("space") or {}).get("name", "")), "ops", ()) or ())
+    except Exception:  # an uninstalled space: the page still draws, with generic names
+        ops = []
+    return ops if len(ops) == count else [f"op{i}" for i in range(count)]
 
 
 def evaluations_page(store: Store, run_id: int, *, order: str = "seq", descending: bool = False, offset: int = 0,

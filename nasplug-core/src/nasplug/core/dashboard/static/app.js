@@ -119,11 +119,13 @@ function drawCharts(c) {
     const b = c.best_so_far;
     plot("chart-a", [{x: b.queries, y: b.best, mode: "lines+markers", line: {shape: "hv"}, name: "best"}],
          {title: "best so far", xaxis: {title: "queries"}, yaxis: {title: "value"}});
-    if (b.seconds.some(v => v > 0)) {
+    if (c.pareto) {
+      const p = c.pareto;
+      plot("chart-b", [{x: p.x, y: p.y, text: p.arch, mode: "lines+markers", line: {shape: "hv"}, name: "front"}],
+           {title: `Pareto front: value against ${p.secondary}`, xaxis: {title: p.secondary}, yaxis: {title: "value"}});
+    } else if (b.seconds.some(v => v > 0)) {
       plot("chart-b", [{x: b.seconds, y: b.best, mode: "lines", line: {shape: "hv"}, name: "best"}],
            {title: "best so far against simulated seconds", xaxis: {title: "seconds"}});
-    } else if (c.pareto) {
-      plot("chart-b", [{x: c.pareto.map(p => p[0]), y: c.pareto.map(p => p[1]), mode: "markers"}], {title: "Pareto front"});
     } else {
       plot("chart-b", [{x: b.wall, y: b.best, mode: "lines", line: {shape: "hv"}}], {title: "best so far against wall seconds", xaxis: {title: "seconds"}});
     }
@@ -145,7 +147,20 @@ function drawCharts(c) {
     const e = c.epochs, keys = Object.keys(e).filter(k => k !== "epoch");
     const acc = keys.filter(k => /acc|tau|loss/.test(k)), shares = keys.filter(k => /share|alpha|hessian|gap/.test(k));
     plot("chart-a", (acc.length ? acc : keys).map(k => ({x: e.epoch, y: e[k], mode: "lines+markers", name: k})), {title: "training", xaxis: {title: "epoch"}});
-    plot("chart-b", shares.map(k => ({x: e.epoch, y: e[k], mode: "lines+markers", name: k})), {title: "op shares and collapse diagnostics", xaxis: {title: "epoch"}});
+    if (c.alpha) {
+      const a = c.alpha;
+      plot("chart-b", a.ops.map(op => ({x: a.epoch, y: a.share[op], mode: "lines+markers", name: op})),
+           {title: "mean architecture weight per op", xaxis: {title: "epoch"}});
+      let heat = document.getElementById("chart-c");
+      if (!heat) {
+        heat = document.createElement("div"); heat.id = "chart-c"; heat.className = "chart";
+        document.querySelector(".grid").after(heat);
+      }
+      plot("chart-c", [{z: a.last, x: a.ops, y: a.last.map((_, i) => `edge ${i}`), type: "heatmap", colorscale: "Blues"}],
+           {title: "op distribution per edge, last epoch"});
+    } else {
+      plot("chart-b", shares.map(k => ({x: e.epoch, y: e[k], mode: "lines+markers", name: k})), {title: "op shares and collapse diagnostics", xaxis: {title: "epoch"}});
+    }
   }
 }
 async function refreshEvaluations(id) {
