@@ -156,7 +156,7 @@ function drawCharts(c) {
         heat = document.createElement("div"); heat.id = "chart-c"; heat.className = "chart";
         document.querySelector(".grid").after(heat);
       }
-      plot("chart-c", [{z: a.last, x: a.ops, y: a.last.map((_, i) => `edge ${i}`), type: "heatmap", colorscale: "Blues"}],
+      plot("chart-c", [{z: a.last, x: a.ops, y: a.last.map((_, i) => `edge ${i}`), type: "heatmap", colorscale: "Blues", reversescale: true}],
            {title: "op distribution per edge, last epoch"});
     } else {
       plot("chart-b", shares.map(k => ({x: e.epoch, y: e[k], mode: "lines+markers", name: k})), {title: "op shares and collapse diagnostics", xaxis: {title: "epoch"}});
