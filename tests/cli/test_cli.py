@@ -460,3 +460,32 @@ path = "{tmp_path / 'p.db'}"
     assert code == 0, err
     result = json.loads(out)["result"]
     assert result["labels"] == 60 and result["pool"] == 4096 and result["final"]["kendall_tau"] > 0.3
+
+
+def test_new_scaffolds_plugin_packages_that_pass_their_own_tests(tmp_path, capsys):
+    """``nasplug new KIND NAME``: each generated package declares its entry point and its
+    conformance tests pass as generated (run here from source, as pip install -e would)."""
+    import os
+    import tomllib
+
+    kinds = ("sampler", "proxy", "strategy", "space")
+    for kind in kinds:
+        code, out, err = cli(capsys, "new", kind, f"my-{kind}", "--dir", tmp_path)
+        assert code == 0, err
+        root = tmp_path / f"nasplug-my-{kind}"
+        meta = tomllib.loads((root / "pyproject.toml").read_text())
+        group = {"sampler": "nasplug.samplers", "proxy": "nasplug.proxies", "strategy": "nasplug.strategies", "space": "nasplug.spaces"}[kind]
+        module = f"nasplug_my_{kind}"
+        assert meta["project"]["entry-points"][group] == {f"my-{kind}": f"{module}:My{kind.capitalize()}"}
+        assert (root / "README.md").is_file() and (root / "src" / module / "__init__.py").is_file()
+    code, _, err = cli(capsys, "new", "sampler", "my-sampler", "--dir", tmp_path)
+    assert_one_line_error(code, err, "already exists")
+    code, _, err = cli(capsys, "new", "sampler", "9bad", "--dir", tmp_path)
+    assert_one_line_error(code, err, "plugin name '9bad'")
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(str(tmp_path / f"nasplug-my-{k}" / "src") for k in kinds)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
+                           *(str(tmp_path / f"nasplug-my-{k}" / "tests") for k in kinds)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " failed" not in done.stdout and "passed" in done.stdout

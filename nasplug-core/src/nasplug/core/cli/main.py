@@ -287,6 +287,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from nasplug.core.scaffold import scaffold
+
+    root = scaffold(args.kind, args.name, args.dir)
+    print(f"wrote {root}: pip install -e '{root}[testing]' then run pytest in it")
+    return 0
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     try:
         from nasplug.core.dashboard.app import serve
@@ -342,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--store", default=None, help=f"result database (default: $NASPLUG_STORE or {DEFAULT_STORE})")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("new", help="scaffold an out-of-tree plugin package (pyproject, class, conformance test, README)")
+    p.add_argument("kind", choices=["sampler", "proxy", "strategy", "space"])
+    p.add_argument("name", help="the part's name, e.g. my-sampler")
+    p.add_argument("--dir", default=".", help="where to create the package folder (default: here)")
+    p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("dashboard", help="serve a live, read-only web view of a result store (extra: nasplug-core[dashboard])")
     p.add_argument("store_path", nargs="?", default=None, metavar="STORE",
