@@ -4,7 +4,7 @@ benchmark tables, reproducibility, batching and the GCN's two backends. Epochs a
 from __future__ import annotations
 
 import numpy as np
-import torch  # noqa: F401  (imported at collection so the suite pins torch to one thread)
+import torch  # imported at collection so the suite pins torch to one thread
 import pytest
 
 from nasplug.core.errors import BenchmarkError, BudgetError
@@ -166,8 +166,6 @@ def test_prediction_is_chunked_without_changing_results(nb201_params):
 def test_homogeneous_views_leave_the_gcn_embedding_unchanged(nb201_params):
     """The GCN is permutation invariant: without dropout, an HA view embeds like the cell itself,
     so DARE design A's consistency term acts through dropout (see DAREGCNPredictor's docstring)."""
-    import torch
-
     space, train, y, _, _ = nb201_params
     predictor = DAREGCNPredictor(DAREGCNPredictor.Config(epochs=1, batch_size=40, dropout=0.0), space=space).fit(train, y, seed=0)
     data = predictor.graph_data(train[:40])
