@@ -315,6 +315,18 @@ class MobileNetSpace(PositionalSpace):
             raise ConfigError(f"to_module option 'dropout' must be a number in [0, 1), got {dropout!r}")
         return MobileNetV3Subnet(self.plan(arch, float(width)), num_classes=num_classes, dropout=float(dropout))
 
+    def supernet(self, num_classes: int = 10, **options: Any) -> "nn.Module":
+        """The weight-sharing supernet (a choice block of the 9 MBConv layers per slot, ``absent``
+        too in slots 3-4; see :mod:`nasplug.spaces.mobilenet.supernet`). Options: ``width_mult``
+        and ``dropout`` (default: the space's config)."""
+        from nasplug.spaces.mobilenet.supernet import MobileNetSupernet
+
+        unknown = sorted(set(options) - {"width_mult", "dropout"})
+        if unknown:
+            raise ConfigError(f"supernet option '{unknown[0]}' is not known to mobilenet; known options: dropout, width_mult")
+        return MobileNetSupernet(num_classes=num_classes, width_mult=options.get("width_mult", self.config.width_mult),
+                                 dropout=options.get("dropout", self.config.dropout))
+
     # --- benchmark ------------------------------------------------------------------------
     def load_benchmark(self, path: str | None = None) -> Any:
         raise BenchmarkError(
