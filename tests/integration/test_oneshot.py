@@ -175,3 +175,21 @@ def test_the_oneshot_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, monkeypa
     assert payload["rank"]["spos"]["archs"] == 4 and payload["search"]["spos/rea"]["queries"] == 3
     assert payload["cost"]["spos"]["plain_seconds_per_step"] > 0
     assert (tmp_path / "results" / "oneshot_tiny_tau.png").is_file()
+
+
+def test_spos_trains_the_mobilenet_supernet_in_a_oneshot_run(tiny_zip, tmp_path):
+    """The MobileNet-like space (no benchmark table) through the same run kind: epochs stored,
+    architectures ranked by inherited-weight accuracy, an architecture of the space derived."""
+    from nasplug.core.registry import registry
+
+    config = oneshot_config(tiny_zip, tmp_path / "m.db", method={"name": "spos", "population": 4, "generations": 1,
+                                                                 "parents": 2, "mutations": 2, "crossovers": 2},
+                            epochs=1, derive=True, rank_metrics=[])
+    config["space"] = {"name": "mobilenet", "width_mult": 0.25}
+    config["oneshot"]["supernet"] = {}
+    result = run(config).result
+    space = registry().create("space", {"name": "mobilenet", "width_mult": 0.25})
+    assert space.contains(space.parse(result["derived"]["arch"])) and 0.0 <= result["derived"]["valid_accuracy"] <= 100.0
+    with Store(tmp_path / "m.db") as s:
+        epochs = s.epochs(1)
+    assert len(epochs) == 1 and 0.0 <= epochs[0]["valid_accuracy_mean"] <= epochs[0]["valid_accuracy_max"] <= 100.0
