@@ -105,6 +105,20 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} as JSON")
 
 
+def finite(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as ``None`` and numpy scalars as Python numbers, for
+    strict JSON readers (the CLI's ``--format json``, the dashboard): a bare ``NaN`` breaks parsers."""
+    if hasattr(obj, "item") and not isinstance(obj, (list, tuple, dict, str)) and getattr(obj, "ndim", 0) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
 def dumps(obj: Any) -> str:
     """JSON with NaN/inf kept (as JSON's non-standard literals) and numpy values converted."""
     return json.dumps(obj, sort_keys=True, default=_json_default)

@@ -21,20 +21,11 @@ from nasplug.core.registry import GROUPS
 DEFAULT_STORE = "nasplug.db"
 
 
-def _finite(obj: Any) -> Any:
-    """``obj`` with NaN and infinities as ``None`` (JSON has no NaN; a bare ``NaN`` breaks parsers)."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def _json(obj: Any, **kwargs: Any) -> str:
     kwargs.setdefault("default", str)
-    return json.dumps(_finite(obj), allow_nan=False, **kwargs)
+    from nasplug.core.store import finite
+
+    return json.dumps(finite(obj), allow_nan=False, **kwargs)
 
 
 def _store_path(args: argparse.Namespace) -> str:

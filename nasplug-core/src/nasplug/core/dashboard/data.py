@@ -15,22 +15,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from nasplug.core.store import Store
+from nasplug.core.store import Store, finite
 
 #: At most this many points per drawn series (scatter plots are subsampled, curves thinned).
 MAX_POINTS = 2000
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        return _finite(value.item())
-    return value
 
 
 def _parts(config: dict[str, Any], kind: str) -> str:
@@ -89,7 +77,7 @@ def runs_table(store: Store, *, kind: str | None = None, status: str | None = No
         out.append({"id": run.id, "kind": run.kind, "name": run.name, "parts": parts, "status": state, "seed": run.seed,
                     "evaluations": count, "progress": done, "total": total, "best": best,
                     "started": run.created, "duration": max(0.0, (time.time() if state == "running" else end) - run.created)})
-    return _finite(out)
+    return finite(out)
 
 
 def _toml(value: Any, prefix: str = "") -> list[str]:
@@ -109,7 +97,7 @@ def _toml(value: Any, prefix: str = "") -> list[str]:
 
 def run_detail(store: Store, run_id: int) -> dict[str, Any]:
     run = store.run(run_id)
-    return _finite({"id": run.id, "kind": run.kind, "name": run.name, "status": store.effective_status(run), "seed": run.seed,
+    return finite({"id": run.id, "kind": run.kind, "name": run.name, "status": store.effective_status(run), "seed": run.seed,
                     "parts": _parts(run.config, run.kind), "config": run.config, "config_toml": "\n".join(_toml(run.config)).strip() + "\n",
                     "result": run.result, "evaluations": store.count_evaluations(run.id), "created": run.created,
                     "updated": run.updated})
@@ -143,7 +131,7 @@ def best_so_far(store: Store, run_id: int, direction: str = "max") -> dict[str, 
     change = np.unique(np.r_[improved, len(running) - 1])
     best_value = value[improved[np.searchsorted(improved, change, side="right") - 1]]
     queries, best, seconds, walls = _thin(change + 1.0, best_value, cost[change], wall[change])
-    return _finite({"queries": queries.tolist(), "best": best.tolist(), "seconds": seconds.tolist(), "wall": walls.tolist(),
+    return finite({"queries": queries.tolist(), "best": best.tolist(), "seconds": seconds.tolist(), "wall": walls.tolist(),
                     "direction": direction})
 
 
@@ -159,7 +147,7 @@ def scatter(store: Store, run_id: int, metric: str, limit: int = MAX_POINTS) -> 
         if value is not None and truth is not None:
             xs.append(value)
             ys.append(truth)
-    return _finite({"x": xs, "y": ys, "metric": metric, "total": store.count_evaluations(run_id)})
+    return finite({"x": xs, "y": ys, "metric": metric, "total": store.count_evaluations(run_id)})
 
 
 def charts(store: Store, run_id: int) -> dict[str, Any]:
@@ -195,7 +183,7 @@ def charts(store: Store, run_id: int) -> dict[str, Any]:
             shares = np.array([np.mean(np.asarray(e["alpha"], dtype=float), axis=0) for e in with_alpha])
             out["alpha"] = {"epoch": [e["epoch"] for e in with_alpha], "ops": ops, "last": with_alpha[-1]["alpha"],
                             "share": {op: shares[:, i].tolist() for i, op in enumerate(ops)}}
-    return _finite(out)
+    return finite(out)
 
 
 def _op_names(config: dict[str, Any], count: int) -> list[str]:
@@ -212,7 +200,7 @@ def _op_names(config: dict[str, Any], count: int) -> list[str]:
 def evaluations_page(store: Store, run_id: int, *, order: str = "seq", descending: bool = False, offset: int = 0,
                      limit: int = 100) -> dict[str, Any]:
     rows = store.evaluation_page(run_id, order=order, descending=descending, offset=offset, limit=min(int(limit), 1000))
-    return _finite({"total": store.count_evaluations(run_id), "offset": offset,
+    return finite({"total": store.count_evaluations(run_id), "offset": offset,
                     "rows": [{"seq": r.seq, "arch": r.arch, "value": r.value, "fitness": r.fitness, "cost": r.cost,
                               "wall": r.wall, "info": r.info} for r in rows]})
 
@@ -257,7 +245,7 @@ def compare(store: Store, run_ids: list[int]) -> dict[str, Any]:
     stacked = np.array(stacked)
     with np.errstate(all="ignore"):
         mean, std = np.nanmean(stacked, axis=0), np.nanstd(stacked, axis=0)
-    return _finite({"runs": curves, "mean": {"queries": grid.tolist(), "mean": mean.tolist(), "std": std.tolist()}})
+    return finite({"runs": curves, "mean": {"queries": grid.tolist(), "mean": mean.tolist(), "std": std.tolist()}})
 
 
 def architecture(store: Store, run_id: int, arch: str) -> dict[str, Any]:
