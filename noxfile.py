@@ -133,12 +133,24 @@ def tests(session: nox.Session) -> None:
 #: What each package's tests use beyond the package itself (sibling packages for real spaces and
 #: networks, libraries only the tests import). Installed only after the package was checked alone.
 TEST_NEEDS: dict[str, list[str]] = {
-    "nasplug-core": ["matplotlib"],
-    "nasplug-spaces": ["networkx"],
+    "nasplug-core": ["matplotlib", "torch"],
+    "nasplug-spaces": ["networkx", "nasplug-proxies", "nasplug-search"],
     "nasplug-samplers": ["nasplug-spaces", "networkx"],
     "nasplug-proxies": ["nasplug-spaces", "nasplug-samplers"],
     "nasplug-search": ["nasplug-spaces", "nasplug-samplers"],
 }
+
+
+def _siblings(package: str) -> list[str]:
+    """The nasplug packages ``package`` declares as dependencies (built from this repository,
+    since they are not on a package index), transitively, dependencies first."""
+    data = tomllib.loads((ROOT / package / "pyproject.toml").read_text(encoding="utf-8"))
+    out: list[str] = []
+    for requirement in data["project"].get("dependencies", []):
+        name = requirement.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip()
+        if name.startswith("nasplug-") and (ROOT / name).is_dir():
+            out += [p for p in _siblings(name) + [name] if p not in out]
+    return out
 
 #: A predict run on the core's toy space with the GCN predictor: what ``pip install nasplug-core
 #: nasplug-samplers`` must be able to run (torch and torch_geometric come from the samplers' own
@@ -177,7 +189,7 @@ def _wheels(session: nox.Session, *packages: str) -> list[str]:
 def _make_isolated(package: str, tests_dir: str):
     def isolated(session: nox.Session) -> None:
         _setup(session)
-        packages = [CORE] if package == CORE else [CORE, package]
+        packages = list(dict.fromkeys([CORE, *_siblings(package), package]))
         session.install("pip>=24")
         wheels = _wheels(session, *packages)
         _install(session, *wheels)  # the built wheels with their declared dependencies only

@@ -72,8 +72,12 @@ def test_a_strategy_that_is_not_deterministic_fails_to_resume_with_the_divergenc
 
 # --- budgets that stop, numbers that are numbers ------------------------------------------------
 def _toy_registry():
+    """The toy space and the core's own uniform random strategy: no plugin package needed."""
+    from nasplug.core.testing.parts import UniformRandom
+
     reg = Registry()
     reg.register("space", "toy", ToySpace)
+    reg.register("strategy", "random", UniformRandom)
     return reg
 
 
