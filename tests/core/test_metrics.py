@@ -116,3 +116,25 @@ def test_top_percent_retrieval_takes_the_ceiling_and_checks_its_bounds():
         with pytest.raises(ValueError, match="percent must be in"):
             metrics.top_percent_retrieval(pred, true, bad)
     assert math.isnan(metrics.top_percent_retrieval([], [], 10))
+
+
+# --- histogram distance (DARE Fig. 5's check) ------------------------------------------------------
+def test_histogram_distance_known_answers():
+    from nasplug.core.metrics import histogram_distance
+
+    population = [0.0, 1.0, 2.0, 3.0]  # 3 bins over [0, 3]: [0,1) [1,2) [2,3] hold 1, 1, 2
+    assert histogram_distance(population, population, bins=3) == 0.0
+    assert histogram_distance([0.0, 1.0, 2.5, 3.0], population, bins=3) == 0.0  # same bin counts
+    # everything in the first bin: p = (1/4, 1/4, 1/2), q = (1, 0, 0) -> 0.5 * (3/4 + 1/4 + 1/2) = 0.75
+    assert histogram_distance([0.0, 0.5], population, bins=3) == pytest.approx(0.75)
+    # one sample in the last bin and one in the middle: q = (0, 1/2, 1/2) -> 0.5 * (1/4 + 1/4 + 0) = 0.25
+    assert histogram_distance([1.5, 3.0], population, bins=3) == pytest.approx(0.25)
+    # out-of-range samples count in the edge bins (clipped), non-finite values are ignored
+    assert histogram_distance([-5.0, 9.0, float("nan")], population, bins=3) == pytest.approx(
+        histogram_distance([0.0, 3.0], population, bins=3)) == pytest.approx(0.5 * (0.25 + 0.25 + 0.0))
+    assert histogram_distance([1.0], [1.0, 1.0, float("inf")], bins=4) == 0.0  # a constant population
+    assert histogram_distance([5.0], [1.0, 1.0], bins=4) == 1.0  # a constant population spans [1, 2]: 5 lands in the top bin
+    assert math.isnan(histogram_distance([], population)) and math.isnan(histogram_distance([1.0], [float("nan")]))
+    # default: 20 bins over the population's range
+    many = np.linspace(0.0, 1.0, 201)
+    assert histogram_distance(many[:10], many) == pytest.approx(1.0 - 10 / 201, abs=1e-9)  # first of 20 bins holds 10
