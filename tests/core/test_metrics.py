@@ -134,7 +134,10 @@ def test_histogram_distance_known_answers():
         histogram_distance([0.0, 3.0], population, bins=3)) == pytest.approx(0.5 * (0.25 + 0.25 + 0.0))
     assert histogram_distance([1.0], [1.0, 1.0, float("inf")], bins=4) == 0.0  # a constant population
     assert histogram_distance([5.0], [1.0, 1.0], bins=4) == 1.0  # a constant population spans [1, 2]: 5 lands in the top bin
-    assert math.isnan(histogram_distance([], population)) and math.isnan(histogram_distance([1.0], [float("nan")]))
+    assert histogram_distance([1.3], [1.0, 1.0], bins=4) == 1.0  # a constant population spans [1, 2]: 4 bins of 0.25
+    assert histogram_distance([1.2], [1.0, 1.0], bins=4) == 0.0
+    with np.errstate(all="raise"):  # an empty side is answered before any division
+        assert math.isnan(histogram_distance([], population)) and math.isnan(histogram_distance([1.0], [float("nan")]))
     # default: 20 bins over the population's range
     many = np.linspace(0.0, 1.0, 201)
     assert histogram_distance(many[:10], many) == pytest.approx(1.0 - 10 / 201, abs=1e-9)  # first of 20 bins holds 10

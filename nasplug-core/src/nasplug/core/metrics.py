@@ -98,6 +98,6 @@ def histogram_distance(sample: Sequence[float], population: Sequence[float], bin
         return math.nan
     lo, hi = float(pop.min()), float(pop.max())
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
-    p = np.histogram(np.clip(pop, edges[0], edges[-1]), edges)[0] / len(pop)
+    p = np.histogram(pop, edges)[0] / len(pop)  # the edges span the population: nothing to clip
     q = np.histogram(np.clip(sam, edges[0], edges[-1]), edges)[0] / len(sam)
     return float(0.5 * np.abs(p - q).sum())
