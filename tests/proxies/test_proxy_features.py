@@ -51,6 +51,36 @@ def test_scores_are_computed_once_and_read_back_from_the_cache(monkeypatch, tmp_
     assert (tmp_path / "proxy_scores.sqlite").is_file()
 
 
+def test_an_interrupted_scoring_keeps_every_finished_chunk_on_disk(monkeypatch, tmp_path):
+    """A slow proxy killed part-way (here: it raises on the 6th architecture) loses at most the
+    scores since the last write: with writes every 2 scores, the first 4 are read back."""
+    from nasplug.proxies import features
+    from nasplug.proxies.counts import ParamsProxy
+
+    monkeypatch.setenv("NASPLUG_CACHE", str(tmp_path))
+    monkeypatch.setattr(features, "SAVE_EVERY", 2)
+    calls = []
+    original = ParamsProxy.score
+
+    def score(self, arch, ctx):
+        calls.append(arch)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return original(self, arch, ctx)
+
+    monkeypatch.setattr(ParamsProxy, "score", score)
+    reg = Registry()
+    with using(reg):
+        space = _space(reg)
+        archs = space.sample_many(8, np.random.default_rng(2))
+        spec = {"name": "proxy_features", "base": "", "proxies": ["params"]}
+        with pytest.raises(KeyboardInterrupt):
+            reg.create("encoder", spec, section="encoder", space=space).scores(archs)
+        calls.clear()
+        reg.create("encoder", spec, section="encoder", space=space).scores(archs)
+    assert len(calls) == 8 - 4  # the two finished chunks came from the disk
+
+
 def test_a_predictor_with_a_proxy_feature_learns_what_the_proxy_knows(benchmarks):
     """Target = log(params): a linear model on the one-hot encoding cannot fit it exactly; with the
     params proxy as a feature it can."""

@@ -27,6 +27,8 @@ import numpy as np
 from nasplug.core.interfaces.encoder import Encoder
 from nasplug.core.options import boolean, build_config, non_negative_int, part_spec_list, spec_name, table
 
+#: Scores computed between two writes to the on-disk cache.
+SAVE_EVERY = 32
 
 
 def _base(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -122,12 +124,18 @@ class ProxyFeatures(Encoder):
             for k in missing:
                 score = float(proxy.score(by_key[k], context))
                 computed[k] = proxy.fitness(score) if math.isfinite(score) else math.nan
-            if computed and self.cache is not None:
-                self.cache.put(digest, computed)
-            for k, v in computed.items():
-                self.memory[(digest, k)] = v
+                if len(computed) == SAVE_EVERY:  # a slow proxy interrupted keeps what it scored
+                    self._keep(digest, computed)
+                    computed = {}
+            self._keep(digest, computed)
             out[:, j] = [self.memory[(digest, k)] for k in keys]
         return out
+
+    def _keep(self, digest: str, computed: dict[str, float]) -> None:
+        if computed and self.cache is not None:
+            self.cache.put(digest, computed)
+        for k, v in computed.items():
+            self.memory[(digest, k)] = v
 
     def encode(self, archs: Sequence[Hashable]) -> np.ndarray:
         columns = np.nan_to_num(symlog(self.scores(archs)), nan=0.0, posinf=0.0, neginf=0.0)
