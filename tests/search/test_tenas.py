@@ -31,12 +31,12 @@ def test_prune_choice_sums_the_ranks_and_breaks_ties_by_the_ntk_order():
     assert prune_choice([0.2, 0.3], [0.0, 0.1], 3) == [1, 0]
 
 
-def _tiny(tmp_path, cls=TENAS, **options):
+def _tiny(tmp_path, cls=TENAS, space_name="nb201", **options):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "imgs.npz", x=rng.integers(0, 255, (40, 32, 32, 3), dtype=np.uint8), y=np.arange(40) % 10)
     reg = Registry()
     with using(reg):
-        space = reg.create("space", "nb201", section="space")
+        space = reg.create("space", space_name, section="space")
         config = build_config(cls.Config, {"batch_size": 4, "repeat": 1, "lr_samples": 40, "lr_batches": 1,
                                            "data": {"path": str(tmp_path / "imgs.npz")}, **options}, "strategy")
         return cls(config, space=space, seed=3), reg
@@ -94,6 +94,77 @@ def test_the_pruning_removes_the_op_that_hurts_least(tmp_path):
         (arch,) = strategy.ask(1)
     space = strategy.space
     assert space.canonical(arch) == space.canonical(("nor_conv_3x3",) * 6)
+
+
+class _ScriptedDarts(TENAS):
+    """Known answers on the DARTS space: the 'condition number' grows with the weight on
+    avg_pool_3x3; the 'linear regions' with the weight on sep_conv_3x3, more on earlier edges
+    (edge d counts 28 - d), so among edges the earliest sources keep the most regions."""
+
+    @staticmethod
+    def condition(net, x, weights):
+        return 1.0 + 10.0 * float(weights[:, 2].sum())
+
+    @staticmethod
+    def regions(net, inputs, weights):
+        return 1 + int(1000 * float((weights[:, 4] * torch.arange(28, 0, -1)).sum()))
+
+    def _network(self, options, tag, fan):  # the scripted measures ignore the networks: build each kind once
+        key = repr(sorted(options.items()))
+        if key not in self.built:
+            self.built[key] = super()._network(options, tag, fan)
+        return self.built[key]
+
+    built: dict = {}
+
+
+def test_darts_space_prunes_three_ops_per_round_then_edges_down_to_two_per_node(tmp_path):
+    """The reference's DARTS schedule: 'none' first, then 3 ops per edge per round (7 -> 4 -> 1),
+    then per node the edges whose removal costs least go until 2 remain. sep_conv_3x3 holds the
+    regions, so it is the op left on every edge; earlier edges hold more, so every node keeps its
+    two earliest inputs (a tie would keep the two latest: the NTK order prunes the first)."""
+    strategy, reg = _tiny(tmp_path, _ScriptedDarts, "darts", batch_size=2, lr_samples=4)
+    with using(reg):
+        (arch,) = strategy.ask(1)
+    space = strategy.space
+    assert strategy.settings["prune_number"] == 3 and strategy.settings["ntk_supernet"]["depth"] == 2
+    assert [h["remaining"] for h in strategy.history if "remaining" in h] == [[4] * 28, [1] * 28]
+    assert [h["node"] for h in strategy.history if "node" in h] == [3, 4, 5, 103, 104, 105]  # node 2 has only 2 inputs
+    genes = [("sep_conv_3x3", 0), ("sep_conv_3x3", 1)] * 4
+    assert space.canonical(arch) == space.canonical(space.parse(f"Genotype(normal={genes}, normal_concat=[2, 3, 4, 5], "
+                                                                f"reduce={genes}, reduce_concat=[2, 3, 4, 5])"))
+
+
+def test_te_nas_reads_the_reference_settings_of_the_space(tmp_path):
+    """NB201: batch 72, 1 op per round; DARTS: batch 14, 3 per round, the 2-cell networks; a
+    config value wins over the reference's; a space without reference settings must name its
+    networks."""
+    nb201, _ = _tiny(tmp_path, batch_size=None)
+    assert (nb201.settings["batch_size"], nb201.settings["prune_number"]) == (72, 1)
+    assert nb201.settings["lr_supernet"] == {"channels": 1, "cells_per_stage": 1, "stem": False, "depth": 1}
+    darts, _ = _tiny(tmp_path, space_name="darts", batch_size=None, prune_number=2)
+    assert (darts.settings["batch_size"], darts.settings["prune_number"]) == (14, 2)
+    assert darts.settings["lr_supernet"]["stem"] is False and darts.settings["lr_supernet"]["stem_multiplier"] == 1
+    with pytest.raises(ConfigError, match="set strategy.ntk_supernet and strategy.lr_supernet"):
+        _tiny(tmp_path, space_name="nb_macro")
+
+
+def test_darts_space_measures_on_the_real_networks(tmp_path):
+    """The reference's DARTS measuring networks (the bench runs the whole search): the NTK
+    condition number and the region count are finite and positive, and a round's measuring
+    returns every candidate once in a pruning order."""
+    strategy, reg = _tiny(tmp_path, space_name="darts", batch_size=2, lr_samples=8)
+    with using(reg):
+        ntk = strategy._network(strategy.settings["ntk_supernet"], ("t", "ntk"), "out")
+        thin = strategy._network(strategy.settings["lr_supernet"], ("t", "lr"), "in")
+        active = np.ones((28, 8), dtype=bool)
+        active[:, 0] = False
+        weights = strategy._weights(active)
+        kappa = strategy.condition(ntk, strategy._batch(), weights)
+        regions = strategy.regions(thin, [strategy._crops(thin.in_channels)], weights)
+        order = strategy._measure(active, [[(0, 1)], [(0, 4)], [(27, 7)]], "t")
+    assert np.isfinite(kappa) and kappa >= 1 and 1 <= regions <= 8 and thin.in_channels == 1
+    assert sorted(order) == [0, 1, 2]
 
 
 def test_te_nas_needs_images_and_a_supernet(tmp_path):

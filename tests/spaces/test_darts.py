@@ -73,7 +73,7 @@ def test_registered_as_entry_point():
 def test_config_defaults_and_validation():
     cfg = SPACE.config
     assert (cfg.include_none, cfg.channels, cfg.layers, cfg.stem_multiplier, cfg.affine) == (False, 16, 8, 3, True)
-    for bad in ({"channels": 15}, {"layers": 2}, {"include_none": "yes"}, {"affine": 1}, {"width": 3}):
+    for bad in ({"channels": 0}, {"layers": 2}, {"include_none": "yes"}, {"affine": 1}, {"width": 3}):
         with pytest.raises(ConfigError):
             build_config(DartsSpace.Config, bad, "space")
 
@@ -253,8 +253,11 @@ def test_network_forward_and_stages():
     assert out.shape == (2, 10) and torch.isfinite(out).all()
     with pytest.raises(ConfigError):
         SPACE.to_module(arch, width=3)
-    with pytest.raises(ConfigError):
-        SPACE.to_module(arch, channels=15)
+    with pytest.raises(ConfigError, match="'channels' must be an integer >= 1"):
+        SPACE.to_module(arch, channels=0)
+    odd = SPACE.to_module(arch, channels=5, layers=3).eval()  # FactorizedReduce splits 5 as 2 + 3
+    with torch.no_grad():
+        assert odd(x).shape == (2, 10)
 
 
 def test_params_match_the_subset_with_nb301s_network(bench):

@@ -64,3 +64,45 @@ def test_spos_trains_the_darts_supernet_on_genotypes():
     metrics = spos.train_step(net, torch.randn(2, 3, 32, 32), torch.randint(0, 10, (2,)),
                               torch.optim.SGD(net.parameters(), lr=0.1), np.random.default_rng(0))
     assert np.isfinite(metrics["loss"])
+
+
+def test_te_nas_measuring_networks_take_the_first_cells_without_stem_and_a_head():
+    """TE-NAS' DARTS networks (NAS-Bench-201 code's NASNetworkDARTS with C=1, N=1, depth 2):
+    a normal cell of 1 channel then a reduction cell of 2, output 4 x 2 channels; without the
+    stem the input goes straight into the cells (1 channel at stem multiplier 1); the head is BN +
+    ReLU before the pooling, so every pooled feature is >= 0."""
+    from nasplug.core.errors import ConfigError
+
+    space = DartsSpace()
+    thin = space.supernet(channels=1, layers=3, depth=2, stem=False, stem_multiplier=1, affine=True, head=True)
+    assert thin.in_channels == 1 and len(thin.cells) == 2
+    assert [cell.reduction for cell in thin.cells] == [False, True]
+    assert thin.classifier.in_features == 8  # 4 nodes x 2 channels of the reduction cell
+    weights = torch.full((28, 8), 1 / 8)
+    x = torch.randn(5, 1, 3, 3)  # TE-NAS' 3 x 3 single-channel crops (odd sizes through the reduction)
+    assert thin(x, weights=weights).shape == (5, 10)
+    pooled = []
+    handle = thin.pool.register_forward_hook(lambda m, i, o: pooled.append(o))
+    thin(x, weights=weights)
+    handle.remove()
+    assert (pooled[0] >= 0).all()
+    ntk = space.supernet(channels=1, layers=3, depth=2, stem_multiplier=1, affine=True, head=True)
+    assert ntk.in_channels == 3 and ntk(torch.randn(2, 3, 32, 32), weights=weights).shape == (2, 10)
+    with pytest.raises(ConfigError, match="truncated"):
+        thin.extract(space.sample(np.random.default_rng(0)))
+    with pytest.raises(ConfigError, match="'depth' must be an integer >= 1"):
+        space.supernet(depth=0)
+    with pytest.raises(ConfigError, match="'head' must be true or false"):
+        space.supernet(head="yes")
+
+
+def test_an_odd_channel_count_reduces_with_an_uneven_split():
+    """FactorizedReduce with 3 output channels: 1 + 2 from the two offset convs (NAS-Bench-201's
+    split), so odd widths such as TE-NAS' 3-channel networks build and run."""
+    from nasplug.spaces.darts.network import FactorizedReduce
+
+    reduce = FactorizedReduce(4, 3)
+    assert (reduce.conv_a.out_channels, reduce.conv_b.out_channels) == (1, 2)
+    assert reduce(torch.randn(2, 4, 8, 8)).shape == (2, 3, 4, 4)
+    net = DartsSpace().supernet(channels=3, layers=3)
+    assert net(torch.randn(1, 3, 16, 16), path=net.path_of(DartsSpace().sample(np.random.default_rng(1)))).shape == (1, 10)

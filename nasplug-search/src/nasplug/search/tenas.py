@@ -18,11 +18,16 @@ every edge prune the ``prune_number`` ops of lowest summed rank. Stop when one o
 left. Spaces whose cells keep a fixed number of inputs per node (the DARTS space: 2) then prune
 edges the same way, per node, down to that number. The final architecture is the one query.
 
-Defaults are the reference code's NAS-Bench-201 settings (``VITA-Group/TENAS``): batch 72, 3
-repeats, precision 3, one op per edge per round, an NTK supernet of 3 channels and one cell per
-stage, a linear-region network of 1 channel and a single cell fed 3,000 crops of 3 x 3. Its DARTS
-settings are batch 14 and 3 ops per round. ``init = "default"`` keeps PyTorch's layer init:
-the reference's ``--init kaiming_normal`` matches none of its own ``init_model`` branches
+Defaults are the reference code's settings for the space (``VITA-Group/TENAS``,
+``prune_launch.py`` and ``prune_tenas.py``; :data:`REFERENCE_SETTINGS`): on NAS-Bench-201 batch 72,
+one op per edge per round, an NTK supernet of 3 channels and one cell per stage, a linear-region
+network of 1 channel and a single cell without the stem; on the DARTS space batch 14, 3 ops per
+edge per round, both networks 1 channel, the first two cells (normal, reduction) of a 3-cell
+network with stem multiplier 1, affine BN and a BN + ReLU head, the linear-region one without the
+stem. Everywhere 3 repeats, precision 3, 3 x 1,000 single-channel crops of 3 x 3. Other spaces
+with a supernet take ``ntk_supernet`` and ``lr_supernet`` from the config (batch and prune number
+default to the NB201 values there). ``init = "default"`` keeps PyTorch's layer init: the
+reference's ``--init kaiming_normal`` matches none of its own ``init_model`` branches
 (``kaiming_norm_*``), so its published numbers come from the default init; ``kaiming_normal``
 applies what the flag names (fan-out for the NTK network, fan-in for the thin one).
 """
@@ -38,7 +43,7 @@ import numpy as np
 from nasplug.core.errors import ConfigError
 from nasplug.core.interfaces.capabilities import HasSupernet
 from nasplug.core.interfaces.strategy import Strategy, Told
-from nasplug.core.options import boolean, non_negative_int, one_of, positive_int, table
+from nasplug.core.options import boolean, non_negative_int, one_of, optional_positive_int, positive_int, table
 from nasplug.core.seeding import derive_seed
 
 #: The reference code's marker for a pruned op, and its fallback for a NaN condition number.
@@ -47,20 +52,33 @@ NAN_CONDITION = 100000.0
 
 
 
+#: The reference code's settings per space class: NTK batch, ops pruned per edge per round, and
+#: the options of the NTK and the linear-region (thin) supernets.
+REFERENCE_SETTINGS: dict[str, dict[str, Any]] = {
+    "NB201Space": {"batch_size": 72, "prune_number": 1,
+                   "ntk_supernet": {"channels": 3, "cells_per_stage": 1},
+                   "lr_supernet": {"channels": 1, "cells_per_stage": 1, "stem": False, "depth": 1}},
+    "DartsSpace": {"batch_size": 14, "prune_number": 3,
+                   "ntk_supernet": {"channels": 1, "layers": 3, "depth": 2, "stem_multiplier": 1, "affine": True, "head": True},
+                   "lr_supernet": {"channels": 1, "layers": 3, "depth": 2, "stem": False, "stem_multiplier": 1, "affine": True,
+                                   "head": True}},
+}
+
+
 @attrs.frozen
 class TENASConfig:
-    """See the module docstring. ``data``: the images (a table as the run's ``[data]``; a zip or
-    folder of class folders, or an npz), e.g. ``{path = "cifar10_jpeg.zip"}``; training images
-    are used when the source has a ``train`` part."""
+    """See the module docstring. ``batch_size``, ``prune_number``, ``ntk_supernet`` and
+    ``lr_supernet`` default to the reference's settings for the space. ``data``: the images (a
+    table as the run's ``[data]``; a zip or folder of class folders, or an npz), e.g.
+    ``{path = "cifar10_jpeg.zip"}``; training images are used when the source has a ``train`` part."""
 
-    batch_size: int = attrs.field(default=72, validator=positive_int)
+    batch_size: int | None = attrs.field(default=None, validator=optional_positive_int)
     repeat: int = attrs.field(default=3, validator=positive_int)
     precision: int = attrs.field(default=3, validator=non_negative_int)
-    prune_number: int = attrs.field(default=1, validator=positive_int)
+    prune_number: int | None = attrs.field(default=None, validator=optional_positive_int)
     init: str = attrs.field(default="default", validator=one_of("default", "kaiming_normal"))
-    ntk_supernet: dict = attrs.field(factory=lambda: {"channels": 3, "cells_per_stage": 1}, validator=table("a table of supernet options"))
-    lr_supernet: dict = attrs.field(factory=lambda: {"channels": 1, "cells_per_stage": 1, "stem": False, "depth": 1},
-                                    validator=table("a table of supernet options"))
+    ntk_supernet: dict | None = attrs.field(default=None, validator=table("a table of supernet options", optional=True))
+    lr_supernet: dict | None = attrs.field(default=None, validator=table("a table of supernet options", optional=True))
     lr_samples: int = attrs.field(default=1000, validator=positive_int)
     lr_batches: int = attrs.field(default=3, validator=positive_int)
     lr_crop: int = attrs.field(default=3, validator=positive_int)
@@ -108,10 +126,23 @@ class TENAS(Strategy):
         if self.config.data is None or not self.config.data.get("path"):
             raise ConfigError("strategy 'te_nas' needs images; set strategy.data = {path = \"cifar10_jpeg.zip\"} "
                               "(a zip or folder of class folders, or an npz with x and y)")
+        self.settings = self._settings()
         self.result: Hashable | None = None
         self.asked = False
         self.history: list[dict[str, Any]] = []
         self._images: Any = None
+
+    def _settings(self) -> dict[str, Any]:
+        """The config's values, with the reference's for the space where the config gives none."""
+        c = self.config
+        reference = REFERENCE_SETTINGS.get(type(self.space).__name__)
+        if reference is None and (c.ntk_supernet is None or c.lr_supernet is None):
+            raise ConfigError(f"strategy 'te_nas' has reference settings for nb201 and darts only; for this space "
+                              f"({type(self.space).__name__}) set strategy.ntk_supernet and strategy.lr_supernet "
+                              "(tables of its supernet's options)")
+        reference = reference or REFERENCE_SETTINGS["NB201Space"]
+        return {key: reference[key] if getattr(c, key) is None else getattr(c, key)
+                for key in ("batch_size", "prune_number", "ntk_supernet", "lr_supernet")}
 
     # --- data -------------------------------------------------------------------------------
     def _load(self) -> tuple[np.ndarray, int]:
@@ -128,7 +159,7 @@ class TENAS(Strategy):
         import torch
 
         x, _ = self._load()
-        idx = self.rng.choice(len(x), size=min(self.config.batch_size, len(x)), replace=False)
+        idx = self.rng.choice(len(x), size=min(self.settings["batch_size"], len(x)), replace=False)
         return torch.from_numpy(x[np.sort(idx)])
 
     def _crops(self, channels: int) -> Any:
@@ -205,9 +236,7 @@ class TENAS(Strategy):
     def _measure(self, active: np.ndarray, removals: list[list[tuple[int, int]]], stage: str) -> list[int]:
         """The pruning order of ``removals`` (each a list of (decision, option) switched off)."""
         c = self.config
-        lr_options = dict(c.lr_supernet)
-        lr_channels = int(lr_options.get("channels", 3)) if lr_options.get("stem") is False else 3
-        ntk_net = self._network(c.ntk_supernet, (stage, "ntk"), "out")
+        ntk_net = self._network(self.settings["ntk_supernet"], (stage, "ntk"), "out")
         w0 = self._weights(active)
         ntk_change, region_change = [], []
         for r, removal in enumerate(removals):
@@ -220,10 +249,10 @@ class TENAS(Strategy):
                 x = self._batch()
                 k0, k1 = self.condition(ntk_net, x, w0), self.condition(ntk_net, x, w1)
                 ntk.append(round((k0 - k1) / k0, c.precision))
-            thin = self._network(lr_options, (stage, "lr", r), "in")
+            thin = self._network(self.settings["lr_supernet"], (stage, "lr", r), "in")
             regions = []
             for _ in range(c.repeat):
-                inputs = [self._crops(lr_channels) for _ in range(c.lr_batches)]
+                inputs = [self._crops(getattr(thin, "in_channels", 3)) for _ in range(c.lr_batches)]
                 r0, r1 = self.regions(thin, inputs, w0), self.regions(thin, inputs, w1)
                 regions.append(round((r0 - r1) / r0, c.precision) if r0 else 0.0)
             ntk_change.append(float(np.mean(ntk)))
@@ -233,7 +262,7 @@ class TENAS(Strategy):
     def search(self) -> Hashable:
         """Run the pruning (all rounds) and return the architecture left."""
         c = self.config
-        probe = self._network(c.ntk_supernet, ("probe",), "out")
+        probe = self._network(self.settings["ntk_supernet"], ("probe",), "out")
         names = probe.option_names
         active = np.zeros((len(names), max(len(n) for n in names)), dtype=bool)
         for d, options in enumerate(names):
@@ -245,7 +274,7 @@ class TENAS(Strategy):
             candidates = [(d, k) for d in range(len(names)) if active[d].sum() > 1 for k in np.flatnonzero(active[d])]
             order = self._measure(active, [[(d, int(k))] for d, k in candidates], f"round{rnd}")
             # how many each decision loses this round, fixed before any is pruned (one op always stays)
-            quota = {d: min(c.prune_number, int(active[d].sum()) - 1) for d, _ in candidates}
+            quota = {d: min(self.settings["prune_number"], int(active[d].sum()) - 1) for d, _ in candidates}
             for i in order:
                 d, k = candidates[i]
                 if quota[d] > 0:
@@ -288,4 +317,4 @@ class TENAS(Strategy):
 
     def results(self) -> dict[str, Any]:
         return {"architecture": None if self.result is None else self.space.canonical(self.result),
-                "pruning": self.history}
+                "pruning": self.history, "settings": self.settings}

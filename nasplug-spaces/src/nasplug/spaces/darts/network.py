@@ -71,15 +71,14 @@ class Zero(nn.Module):
 
 
 class FactorizedReduce(nn.Module):
-    """Halve the resolution with two offset 1x1 stride-2 convs, concatenated, then BN."""
+    """Halve the resolution with two offset 1x1 stride-2 convs, concatenated, then BN (an odd
+    ``c_out`` gives the second conv the extra channel, as NAS-Bench-201's code does)."""
 
     def __init__(self, c_in: int, c_out: int, affine: bool = True) -> None:
         super().__init__()
-        if c_out % 2:
-            raise ConfigError(f"FactorizedReduce needs an even channel count, got {c_out}; use an even 'channels'")
         self.relu = nn.ReLU(inplace=False)
         self.conv_a = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_b = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_b = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -146,14 +145,12 @@ class DartsNetwork(nn.Module):
     def __init__(self, arch: DartsArch, num_classes: int = 10, channels: int = 16, layers: int = 8,
                  stem_multiplier: int = 3, affine: bool = True) -> None:
         super().__init__()
-        for key, value, low in (("num_classes", num_classes, 1), ("channels", channels, 2), ("layers", layers, 3),
+        for key, value, low in (("num_classes", num_classes, 1), ("channels", channels, 1), ("layers", layers, 3),
                                 ("stem_multiplier", stem_multiplier, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"to_module option '{key}' must be an integer >= {low}, got {value!r}")
         if not isinstance(affine, bool):
             raise ConfigError(f"to_module option 'affine' must be true or false, got {affine!r}")
-        if channels % 2:
-            raise ConfigError(f"to_module option 'channels' must be even (FactorizedReduce halves it), got {channels}")
         self.arch = arch
         c_stem = stem_multiplier * channels
         self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))

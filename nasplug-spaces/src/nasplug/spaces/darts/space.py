@@ -21,12 +21,6 @@ if TYPE_CHECKING:
     from nasplug.spaces.darts.benchmark import NB301Benchmark
 
 
-def _even(_inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    positive_int(_inst, attribute, value)
-    if value % 2:
-        raise ValueError(f"{attribute.name}: expected an even integer (FactorizedReduce halves it), got {value!r}")
-
-
 @attrs.frozen
 class DartsConfig:
     """Options of the DARTS space.
@@ -40,7 +34,7 @@ class DartsConfig:
     """
 
     include_none: bool = attrs.field(default=False, validator=boolean)
-    channels: int = attrs.field(default=16, validator=_even)
+    channels: int = attrs.field(default=16, validator=positive_int)
     layers: int = attrs.field(default=8, validator=positive_int)
     stem_multiplier: int = attrs.field(default=3, validator=positive_int)
     affine: bool = attrs.field(default=True, validator=boolean)
@@ -218,14 +212,15 @@ class DartsSpace(SearchSpace):
 
     def supernet(self, num_classes: int = 10, **options: Any) -> "nn.Module":
         """The weight-sharing DARTS supernet (:mod:`.supernet`); options ``channels`` (16),
-        ``layers`` (8), ``stem_multiplier`` (3), ``affine`` (false: the search phase's ops) and
-        ``partial_channels`` (1; PC-DARTS uses 4)."""
+        ``layers`` (8), ``stem_multiplier`` (3), ``affine`` (false: the search phase's ops),
+        ``partial_channels`` (1; PC-DARTS uses 4), and for TE-NAS' small measuring networks
+        ``stem`` (true), ``depth`` (all cells) and ``head`` (false)."""
         from nasplug.spaces.darts.supernet import DartsSupernet
 
-        unknown = sorted(set(options) - {"channels", "layers", "stem_multiplier", "affine", "partial_channels"})
+        known = ("affine", "channels", "depth", "head", "layers", "partial_channels", "stem", "stem_multiplier")
+        unknown = sorted(set(options) - set(known))
         if unknown:
-            raise ConfigError(f"supernet option '{unknown[0]}' is not known to darts; known options: affine, channels, layers, "
-                              "partial_channels, stem_multiplier")
+            raise ConfigError(f"supernet option '{unknown[0]}' is not known to darts; known options: {', '.join(known)}")
         return DartsSupernet(num_classes=num_classes, **options)
 
     # --- benchmark ------------------------------------------------------------------------

@@ -13,7 +13,9 @@ inputs), so per-decision sampling is not uniform over the space: SPOS samples ge
 space instead, and FairNAS, which needs every path to be a member, declines this space.
 Genotypes using the ``none`` op itself (``include_none``) have no path here.
 ``forward(x, weights=...)`` takes a 28 x 8 tensor, DARTS' mixture. ``partial_channels`` > 1
-builds PC-DARTS' partial-channel supernet (no sub-network can be extracted from it).
+builds PC-DARTS' partial-channel supernet (no sub-network can be extracted from it). TE-NAS'
+measuring networks are small variants: ``stem=False`` (the input goes straight into the first
+cell), ``depth`` (only the first cells) and ``head=True`` (BN + ReLU before the pooling).
 
 For differentiable methods: :attr:`DartsSupernet.option_names`, :attr:`decision_nodes` (normal
 cell nodes 2..5, reduction cell nodes 102..105), :meth:`discretise` (DARTS' rule: per node the two
@@ -87,34 +89,39 @@ class DartsSupernet(nn.Module):
     PARAMETER_FREE = frozenset({"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3"})
 
     def __init__(self, num_classes: int = 10, channels: int = 16, layers: int = 8, stem_multiplier: int = 3,
-                 affine: bool = False, partial_channels: int = 1) -> None:
+                 affine: bool = False, partial_channels: int = 1, stem: bool = True, depth: int | None = None,
+                 head: bool = False) -> None:
         super().__init__()
-        for key, value, low in (("num_classes", num_classes, 1), ("channels", channels, 2), ("layers", layers, 3),
-                                ("stem_multiplier", stem_multiplier, 1)):
+        for key, value, low in (("num_classes", num_classes, 1), ("channels", channels, 1), ("layers", layers, 3),
+                                ("stem_multiplier", stem_multiplier, 1), ("depth", 1 if depth is None else depth, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"supernet option '{key}' must be an integer >= {low}, got {value!r}")
-        if channels % 2:
-            raise ConfigError(f"supernet option 'channels' must be even (FactorizedReduce halves it), got {channels}")
+        for key, value in (("affine", affine), ("stem", stem), ("head", head)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"supernet option '{key}' must be true or false, got {value!r}")
         self.partial = partial_channels_option(partial_channels, channels)
-        if self.partial > 1 and (channels // self.partial) % 2:
-            raise ConfigError(f"supernet option 'partial_channels' must leave an even number of channels per op (FactorizedReduce halves it); {channels} / {self.partial} is odd")
-        #: A partial-channel supernet's ops are narrower than the discrete network's.
-        self.can_extract = self.partial == 1
+        #: A partial-channel or truncated supernet, or one with a head, holds no network of the space.
+        self.can_extract = self.partial == 1 and stem and depth is None and not head
         self.num_classes = num_classes
         self.options = {"channels": channels, "layers": layers, "stem_multiplier": stem_multiplier, "affine": affine}
         c_stem = stem_multiplier * channels
-        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+        #: Channels of the input: 3 (images), or ``stem_multiplier * channels`` without the stem.
+        self.in_channels = 3 if stem else c_stem
+        self.stem = (nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+                     if stem else nn.Identity())
         reductions = reduction_indices(layers)
         c_prev_prev, c_prev, c = c_stem, c_stem, channels
         reduction_prev = False
         self.cells = nn.ModuleList()
-        for i in range(layers):
+        for i in range(layers if depth is None else min(depth, layers)):
             reduction = i in reductions
             if reduction:
                 c *= 2
             self.cells.append(SuperCell(c_prev_prev, c_prev, c, reduction, reduction_prev, affine, self.partial))
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, 4 * c
+        # BN + ReLU before the pooling, as NAS-Bench-201's code builds DARTS search networks (TE-NAS uses it)
+        self.head = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False)) if head else nn.Identity()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
 
@@ -125,7 +132,7 @@ class DartsSupernet(nn.Module):
         for cell in self.cells:
             part = slice(n, 2 * n) if cell.reduction else slice(0, n)
             s0, s1 = s1, cell(s0, s1, None if path is None else path[part], None if weights is None else weights[part])
-        return self.classifier(torch.flatten(self.pool(s1), 1))
+        return self.classifier(torch.flatten(self.pool(self.head(s1)), 1))
 
     # --- architectures and paths ---------------------------------------------------------
     @staticmethod
@@ -181,7 +188,8 @@ class DartsSupernet(nn.Module):
 
     def extract(self, arch: Any) -> DartsNetwork:
         if not self.can_extract:
-            raise ConfigError("a partial-channel supernet (partial_channels > 1) holds no sub-network of the space; evaluate paths with forward(x, path=...)")
+            raise ConfigError("a partial-channel (partial_channels > 1), truncated (stem = false, depth) or headed (head = true) "
+                              "supernet holds no sub-network of the space; evaluate paths with forward(x, path=...)")
         arch = to_arch(arch, PRIMITIVES)
         path = self.path_of(arch)
         net = DartsNetwork(arch, num_classes=self.num_classes, **self.options)

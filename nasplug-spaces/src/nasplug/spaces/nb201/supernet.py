@@ -73,7 +73,8 @@ class NB201Supernet(ArgmaxDiscretise, nn.Module):
         self.can_extract = self.partial == 1 and stem and depth is None
         self.options = {"channels": channels, "cells_per_stage": cells_per_stage}
         self.num_classes = num_classes
-        # without the stem the input must have ``channels`` channels (TE-NAS's thin network)
+        #: Channels of the input: 3 (images), or ``channels`` without the stem (TE-NAS's thin network).
+        self.in_channels = 3 if stem else channels
         self.stem = (nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
                      if stem else nn.Identity())
         layers: list[nn.Module] = []
