@@ -88,6 +88,9 @@ HEARTBEAT_SECONDS = 5.0
 #: ... and stale once its last beat is older than this (or, on the same host, its process is gone).
 LEASE_SECONDS = 30.0
 
+#: SQL text match of an evaluation repeating an earlier one (``dumps`` writes ``"repeat": true``).
+_REPEAT_MATCH = "info LIKE '%\"repeat\": true%'"
+
 
 def _num(value: float | None) -> float:
     return float("nan") if value is None else float(value)
@@ -355,6 +358,16 @@ class Store:
             "WHERE run_id=? AND info LIKE '%\"failed\": true%' ORDER BY seq", (run_id,))
         records = (EvaluationRecord(r[0], r[1], r[2], _num(r[3]), _num(r[4]), r[5], r[6], json.loads(r[7])) for r in rows)
         return [e for e in records if e.info.get("failed")]
+
+    def repeat_counts(self) -> dict[int, int]:
+        """Per run, how many evaluations repeat an earlier one (``info.repeat``: answered from the
+        run's record, no query spent); text-matched like :meth:`failures`, no JSON decoded."""
+        return {int(r): int(n or 0) for r, n in self._db.execute(
+            f"SELECT run_id, SUM({_REPEAT_MATCH}) FROM evaluations GROUP BY run_id")}
+
+    def repeat_seqs(self, run_id: int) -> set[int]:
+        """The ``seq`` of the run's evaluations that repeat an earlier one (see :meth:`repeat_counts`)."""
+        return {int(r[0]) for r in self._db.execute(f"SELECT seq FROM evaluations WHERE run_id=? AND {_REPEAT_MATCH}", (run_id,))}
 
     def count_evaluations(self, run_id: int) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM evaluations WHERE run_id=?", (run_id,)).fetchone()[0])

@@ -53,8 +53,7 @@ def runs_table(store: Store, *, kind: str | None = None, status: str | None = No
     rounds = dict(store._db.execute("SELECT run_id, COUNT(*) FROM rounds GROUP BY run_id").fetchall())
     epochs = dict(store._db.execute("SELECT run_id, COUNT(*) FROM epochs GROUP BY run_id").fetchall())
     # proposals answered from the run's record cost no query; progress counts queries
-    repeats = dict(store._db.execute(
-        "SELECT run_id, SUM(info LIKE '%\"repeat\": true%') FROM evaluations GROUP BY run_id").fetchall())
+    repeats = store.repeat_counts()
     out = []
     for run, count, best_fitness, last in store.run_summaries():
         state = store.effective_status(run)
@@ -119,8 +118,7 @@ def best_so_far(store: Store, run_id: int, direction: str = "max") -> dict[str, 
     repeat = np.zeros(len(fitness), dtype=bool)
     if len(fitness):
         # repeats cost nothing; the x axis counts distinct evaluations (queries)
-        infos = store._db.execute("SELECT seq FROM evaluations WHERE run_id=? AND info LIKE '%\"repeat\": true%'", (run_id,))
-        repeated = {int(r[0]) for r in infos}
+        repeated = store.repeat_seqs(run_id)
         repeat = np.array([int(s) in repeated for s in cols["seq"]])
     fitness, value = fitness[~repeat], cols["value"][~repeat]
     cost, wall = np.cumsum(cols["cost"][~repeat]), np.cumsum(cols["wall"][~repeat])
