@@ -18,8 +18,11 @@ Packages are installed non-editable, so sessions test what a user's ``pip instal
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -31,6 +34,9 @@ nox.options.sessions = ["tests", "combos", "lint"]
 
 ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = ROOT / "constraints.txt"
+#: PyTorch's CPU wheels (torch 2.13.0+cpu, preferred by pip over PyPI's CUDA build of 2.13.0).
+TORCH_CPU_HOST = "download.pytorch.org"
+TORCH_CPU_INDEX = f"https://{TORCH_CPU_HOST}/whl/cpu"
 BENCHMARKS = Path(os.environ.get("NASPLUG_BENCHMARKS") or (ROOT.parent / "shared" / "benchmarks")).resolve()
 EXAMPLE = ROOT / "examples" / "nasplug-example-sampler"
 EXAMPLE_SPACE = ROOT / "examples" / "nasplug-example-space"
@@ -55,6 +61,19 @@ def _setup(session: nox.Session) -> None:
     session.env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     if not CONSTRAINTS.is_file():
         session.error(f"{CONSTRAINTS} is missing; it pins torch to the CPU build")
+    if _torch_cpu_index_resolves():  # as scripts/setup: PyPI's Linux torch is the CUDA build
+        extra = os.environ.get("PIP_EXTRA_INDEX_URL")
+        session.env["PIP_EXTRA_INDEX_URL"] = TORCH_CPU_INDEX + (f" {extra}" if extra else "")
+
+
+@functools.cache
+def _torch_cpu_index_resolves() -> bool:
+    """Whether PyTorch's CPU wheel index can be reached (its host resolves within 10 s)."""
+    try:
+        return subprocess.run([sys.executable, "-c", f"import socket; socket.getaddrinfo({TORCH_CPU_HOST!r}, 443)"],
+                              timeout=10, capture_output=True).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def _install(session: nox.Session, *requirements: str) -> None:
