@@ -8,7 +8,7 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -100,3 +100,25 @@ def run_resumably(config: dict[str, Any]) -> tuple[int, float | None]:
     started = time.perf_counter()
     result = run(config, resume=resume)
     return result.id, time.perf_counter() - started
+
+
+def seeds_with_checkpoint(checkpoint: Path, seeds: int, one_seed: Callable[[int, Path], dict[str, Any]],
+                          run: bool = True, show: Callable[[dict[str, Any]], str] = str) -> list[dict[str, Any]]:
+    """Every finished row (each with a ``seed``), by seed: the ones in ``checkpoint`` (JSON lines)
+    read back; when ``run``, seeds ``0..seeds-1`` not there yet computed by ``one_seed(seed, tmp)``
+    and appended as each finishes, so a restarted bench skips them (``show`` prints a line each)."""
+    import tempfile
+
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    done = {r["seed"]: r for r in map(json.loads, checkpoint.read_text().splitlines())} if checkpoint.exists() else {}
+    if run:
+        with tempfile.TemporaryDirectory() as tmp:
+            for seed in range(seeds):
+                if seed in done:
+                    continue
+                row = one_seed(seed, Path(tmp))
+                done[seed] = row
+                with checkpoint.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(seed, show(row), flush=True)
+    return [done[s] for s in sorted(done)]

@@ -21,15 +21,13 @@ Finished seeds go to ``bench/work/tenas-<setting>.jsonl``; a restarted bench ski
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from _common import ROOT, benchmarks_dir, machine, write_results
+from _common import ROOT, benchmarks_dir, machine, seeds_with_checkpoint, write_results
 from nasplug.core.registry import registry
 from nasplug.core.runs import run
 
@@ -62,20 +60,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     benchmarks_dir()
-    WORK.mkdir(parents=True, exist_ok=True)
-    checkpoint = WORK / f"tenas-{args.setting}.jsonl"
-    done = {r["seed"]: r for r in map(json.loads, checkpoint.read_text().splitlines())} if checkpoint.exists() else {}
-    if not args.report:
-        with tempfile.TemporaryDirectory() as tmp:
-            for seed in range(args.seeds):
-                if seed in done:
-                    continue
-                row = one_seed(args.setting, seed, Path(tmp))
-                done[seed] = row
-                with checkpoint.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
-                print(seed, row["arch"], [round(row[m], 2) for m in REPORT], f"{row['seconds']:.0f}s", flush=True)
-    rows = [done[s] for s in sorted(done)]
+    rows = seeds_with_checkpoint(WORK / f"tenas-{args.setting}.jsonl", args.seeds, lambda seed, tmp: one_seed(args.setting, seed, tmp),
+                                 run=not args.report, show=lambda r: f"{r['arch']} {[round(r[m], 2) for m in REPORT]} {r['seconds']:.0f}s")
     if not rows:
         return
     space = registry().create("space", "nb201")
