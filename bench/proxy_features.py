@@ -74,10 +74,11 @@ def main() -> None:
     print(f"proxy scores of {args.cells} cells: {proxy_seconds:.0f} s", flush=True)
 
     table: dict[str, dict[int, list[float]]] = {}
+    table_cells = args.cells
     fit_seconds: dict[str, float] = {}
     if args.calibration_only:  # the predictor table (and the scoring time) from the last full run
         previous = json.loads((RESULTS / "proxy_features.json").read_text())
-        proxy_seconds = previous["proxy_seconds"]
+        proxy_seconds, table_cells = previous["proxy_seconds"], previous.get("table_cells", previous["cells"])
         table = {k: {int(n): v for n, v in row.items()} for k, row in previous["kendall_tau"].items()}
         fit_seconds = previous["fit_seconds"]
     for name, spec in ({} if args.calibration_only else predictors(data)).items():
@@ -120,7 +121,7 @@ def main() -> None:
         calibration["mean label"].append(float(np.mean(np.abs(np.mean(y[train]) - y[test]))))
 
     lines = ["# Predictors with zero-cost proxy features (NB201 CIFAR-10)", "",
-             f"{args.cells} random cells, {args.cells // 2} fixed test cells, labels from the other {args.cells - args.cells // 2}; "
+             f"{table_cells} random cells, {table_cells // 2} fixed test cells, labels from the other {table_cells - table_cells // 2}; "
              f"Kendall tau on the test cells, mean +- std over {args.seeds} seeds; proxies computed on the real "
              f"networks ({proxy_seconds:.0f} s for all cells, then cached).", "",
              "| predictor | " + " | ".join(f"{n} labels" for n in LABELS) + " | fit seconds (all) |",
@@ -132,9 +133,11 @@ def main() -> None:
               "scores to the encoding improves model-based predictors, most at small training sets; its exact "
               "figures could not be checked from here, so none are quoted.", "",
               "## Calibration (isotonic, 50 labelled cells, MAE on the test cells, accuracy points)", "",
+              f"{args.cells} random cells: the {args.cells // 2} test cells, and per seed 50 labelled cells from the "
+              f"other {args.cells - args.cells // 2}; mean +- std over {args.seeds} seeds.", "",
               "| proxy | MAE |", "|---|---|"]
     lines += [f"| {p} | {np.mean(v):.2f} +- {np.std(v):.2f} |" for p, v in calibration.items()]
-    payload = {"cells": args.cells, "seeds": args.seeds, "labels": LABELS, "kendall_tau": table,
+    payload = {"cells": args.cells, "table_cells": table_cells, "seeds": args.seeds, "labels": LABELS, "kendall_tau": table,
                "fit_seconds": fit_seconds, "proxy_seconds": proxy_seconds, "calibration_mae": calibration,
                "predictors": predictors(data), "machine": machine()}
     write_results("proxy_features", payload, "\n".join(lines) + "\n")
