@@ -37,6 +37,7 @@ def predictors(data: dict) -> dict[str, dict]:
     with_proxies = {"features": ["encoding", *PROXIES], "feature_data": data}
     return {
         "gcn": {"name": "gcn", "backend": "dense"},
+        "gcn + proxies": {"name": "gcn", "backend": "dense", **with_proxies},
         "mlp": {"name": "mlp"},
         "mlp + proxies": {"name": "mlp", **with_proxies},
         "gradient boosting": {"name": "sklearn", "model": "gradient_boosting"},
@@ -54,7 +55,11 @@ def main() -> None:
                         help="recompute only the calibration table (cached scores; predictor table from the last run)")
     parser.add_argument("--calibration-extra", default="eproxy",
                         help="proxies calibrated but not used as predictor features (comma-separated; '' for none)")
+    parser.add_argument("--only", default="",
+                        help="recompute only these predictor rows (comma-separated names); the other rows and the "
+                             "calibration table come from the last run")
     args = parser.parse_args()
+    only = [n for n in args.only.split(",") if n]
     import torch
 
     torch.set_num_threads(1)
@@ -76,12 +81,18 @@ def main() -> None:
     table: dict[str, dict[int, list[float]]] = {}
     table_cells = args.cells
     fit_seconds: dict[str, float] = {}
-    if args.calibration_only:  # the predictor table (and the scoring time) from the last full run
+    if args.calibration_only or only:  # the predictor table (and the scoring time) from the last full run
         previous = json.loads((RESULTS / "proxy_features.json").read_text())
         proxy_seconds, table_cells = previous["proxy_seconds"], previous.get("table_cells", previous["cells"])
         table = {k: {int(n): v for n, v in row.items()} for k, row in previous["kendall_tau"].items()}
         fit_seconds = previous["fit_seconds"]
-    for name, spec in ({} if args.calibration_only else predictors(data)).items():
+        if only and table_cells != args.cells:
+            raise SystemExit(f"--only adds rows to a table of {table_cells} cells; pass --cells {table_cells}")
+    unknown = sorted(set(only) - set(predictors(data)))
+    if unknown:
+        raise SystemExit(f"--only: unknown predictor row {unknown[0]!r}; known: {', '.join(predictors(data))}")
+    todo = {} if args.calibration_only else {k: v for k, v in predictors(data).items() if not only or k in only}
+    for name, spec in todo.items():
         table[name] = {n: [] for n in LABELS}
         t0 = time.perf_counter()
         for seed in range(args.seeds):
@@ -97,7 +108,7 @@ def main() -> None:
 
     # proxies calibrated but not used as features (Eproxy: ~3 s per cell), scored on the cells the
     # calibration reads only: the test cells and every seed's 50 labelled ones
-    extra = [p for p in args.calibration_extra.split(",") if p]
+    extra = [p for p in args.calibration_extra.split(",") if p] if not only else []
     label_sets = [np.random.default_rng(100 + seed).permutation(rest)[:50] for seed in range(args.seeds)]
     if extra:
         needed = np.unique(np.concatenate([test, *label_sets]))
@@ -110,7 +121,10 @@ def main() -> None:
         scores = np.concatenate([scores, full], axis=1)
     calibrated = PROXIES + ["params"] + extra
     calibration: dict[str, list[float]] = {p: [] for p in calibrated + ["mean label"]}
-    for seed in range(args.seeds):
+    calibration_cells = args.cells
+    if only:  # as the last run measured it
+        calibration, calibration_cells = previous["calibration_mae"], previous["cells"]
+    for seed in range(args.seeds if not only else 0):
         train = label_sets[seed]
         for j, proxy in enumerate(calibrated):
             fitted = fit_calibration(scores[train, j], y[train])
@@ -126,6 +140,8 @@ def main() -> None:
              f"networks ({proxy_seconds:.0f} s for all cells, then cached).", "",
              "| predictor | " + " | ".join(f"{n} labels" for n in LABELS) + " | fit seconds (all) |",
              "|---|" + "---|" * (len(LABELS) + 1)]
+    order = list(predictors(data))
+    table = dict(sorted(table.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     for name, row in table.items():
         lines.append(f"| {name} | " + " | ".join(f"{np.mean(v):.3f} +- {np.std(v):.3f}" for v in row.values())
                      + f" | {fit_seconds[name]:.0f} |")
@@ -133,11 +149,11 @@ def main() -> None:
               "scores to the encoding improves model-based predictors, most at small training sets; its exact "
               "figures could not be checked from here, so none are quoted.", "",
               "## Calibration (isotonic, 50 labelled cells, MAE on the test cells, accuracy points)", "",
-              f"{args.cells} random cells: the {args.cells // 2} test cells, and per seed 50 labelled cells from the "
-              f"other {args.cells - args.cells // 2}; mean +- std over {args.seeds} seeds.", "",
+              f"{calibration_cells} random cells: the {calibration_cells // 2} test cells, and per seed 50 labelled cells "
+              f"from the other {calibration_cells - calibration_cells // 2}; mean +- std over {args.seeds} seeds.", "",
               "| proxy | MAE |", "|---|---|"]
     lines += [f"| {p} | {np.mean(v):.2f} +- {np.std(v):.2f} |" for p, v in calibration.items()]
-    payload = {"cells": args.cells, "table_cells": table_cells, "seeds": args.seeds, "labels": LABELS, "kendall_tau": table,
+    payload = {"cells": calibration_cells, "table_cells": table_cells, "seeds": args.seeds, "labels": LABELS, "kendall_tau": table,
                "fit_seconds": fit_seconds, "proxy_seconds": proxy_seconds, "calibration_mae": calibration,
                "predictors": predictors(data), "machine": machine()}
     write_results("proxy_features", payload, "\n".join(lines) + "\n")

@@ -35,10 +35,11 @@ import attrs
 import numpy as np
 
 from nasplug.core.errors import ConfigError
-from nasplug.core.options import non_negative_int, number_in, one_of, positive_int
+from nasplug.core.options import non_negative_int, number_in, one_of, positive_int, table
 from nasplug.samplers.encoders.graphs import GraphTensors, SubBatch
 from nasplug.samplers.encoders.haap import HAAPEncoder, simplify
-from nasplug.samplers.predictors.training import TargetScaler, TorchPredictor, TrainingOptions, check_labels, seeded, train
+from nasplug.samplers.predictors.training import (TargetScaler, TorchPredictor, TrainingOptions, check_labels, features_field,
+                                                  make_encoder, seeded, train)
 
 
 @attrs.frozen
@@ -46,7 +47,10 @@ class GCNPredictorConfig(TrainingOptions):
     """NPNAS's network (``hidden`` 144, ``layers`` 3, ``linear_hidden`` 128, ``dropout`` 0.1) with
     DARE's training protocol (the inherited options). ``graph``: ``"haap"`` (NB101 form, default)
     or ``"raw"``; ``embedding``: ``"pooled"`` or ``"fc1"``; ``backend``: ``"pyg"`` (GCNConv
-    message passing, default) or ``"dense"`` (padded batched matmuls, same model)."""
+    message passing, default) or ``"dense"`` (padded batched matmuls, same model). ``features``:
+    ``["encoding"]`` (the graph, default), or with zero-cost proxy names (e.g. ``["encoding",
+    "synflow", "naswot"]``), whose scores (symlog, standardised on the training set) join the
+    pooled graph embedding at ``fc1``'s input; ``feature_data`` is the proxies' ``[data]``."""
 
     hidden: int = attrs.field(default=144, validator=positive_int)
     layers: int = attrs.field(default=3, validator=positive_int)
@@ -56,6 +60,8 @@ class GCNPredictorConfig(TrainingOptions):
     graph: str = attrs.field(default="haap", validator=one_of("haap", "raw"))
     embedding: str = attrs.field(default="pooled", validator=one_of("pooled", "fc1"))
     backend: str = attrs.field(default="pyg", validator=one_of("pyg", "dense"))
+    features: tuple[str, ...] = features_field()
+    feature_data: dict | None = attrs.field(default=None, validator=table(optional=True))
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -82,6 +88,8 @@ class GraphData:
         col = torch.zeros(n).index_add_(0, dst, self.w_forward)
         self.w_backward = self.w_forward / col[dst]
         self._dense: tuple[Any, ...] | None = None
+        #: Per-graph features joining the pooled embedding (proxy scores), ``(G, k)``, or none.
+        self.extra: Any = None
 
     def __len__(self) -> int:
         return self.tensors.num_graphs
@@ -137,7 +145,7 @@ class GraphData:
 
 # --- network --------------------------------------------------------------------------------
 
-def _build_network(num_ops: int, c: GCNPredictorConfig) -> Any:
+def _build_network(num_ops: int, c: GCNPredictorConfig, extra: int = 0) -> Any:
     import torch
     from torch import nn
     from torch_geometric.nn import GCNConv, global_mean_pool
@@ -153,7 +161,7 @@ def _build_network(num_ops: int, c: GCNPredictorConfig) -> Any:
             self.backward_convs = nn.ModuleList(
                 GCNConv(dims[i], dims[i + 1], normalize=False, add_self_loops=False, bias=False) for i in range(c.layers))
             self.dropout = nn.Dropout(c.dropout)
-            self.fc1 = nn.Linear(c.hidden, c.linear_hidden, bias=False)
+            self.fc1 = nn.Linear(c.hidden + extra, c.linear_hidden, bias=False)
             self.fc2 = nn.Linear(c.linear_hidden, 1, bias=False)
 
         def nodes_sparse(self, data: GraphData, sub: SubBatch) -> Any:
@@ -172,8 +180,8 @@ def _build_network(num_ops: int, c: GCNPredictorConfig) -> Any:
                 h = self.dropout(h)
             return h
 
-        def head(self, pooled: Any) -> tuple[Any, Any]:
-            z = self.fc1(pooled)
+        def head(self, pooled: Any, extra: Any = None) -> tuple[Any, Any]:
+            z = self.fc1(pooled if extra is None else torch.cat([pooled, extra], dim=1))
             if c.head_activation == "relu":
                 z = torch.relu(z)
             return self.fc2(self.dropout(z)).view(-1), z
@@ -193,7 +201,8 @@ def _build_network(num_ops: int, c: GCNPredictorConfig) -> Any:
                 h = self.nodes_sparse(data, sub)
                 pooled = global_mean_pool(h, sub.batch, size=sub.num_graphs)
                 nodes = (h, sub)
-            pred, fc1 = self.head(pooled)
+            extra = data.extra if data.extra is None or index is None else data.extra[index]
+            pred, fc1 = self.head(pooled, extra)
             return pred, pooled, fc1, nodes
 
     return DirectedGCN()
@@ -211,6 +220,13 @@ class GCNPredictor(TorchPredictor):
         if not getattr(space, "max_nodes", 0) or not getattr(space, "op_vocabulary", ()):
             raise ConfigError(f"predictor '{type(self).__name__}' needs a space with a graph form; {type(space).__name__} has none")
         self.haap = HAAPEncoder(space=space)
+        proxies = [f for f in self.config.features if f != "encoding"]
+        if proxies and "encoding" not in self.config.features:
+            raise ConfigError(f"predictor '{type(self).__name__}': the graph is this predictor's encoding; "
+                              f"features must include \"encoding\" (e.g. [\"encoding\", \"{proxies[0]}\"])")
+        #: The proxy columns of ``features`` (``proxy_features`` encoder without a base), or none.
+        self.proxy_columns = make_encoder("", proxies, self.config.feature_data, space) if proxies else None
+        self._extra_stats: tuple[np.ndarray, np.ndarray] | None = None
         self.model: Any = None
         self.scaler: TargetScaler | None = None
         self.history: list[float] = []
@@ -224,8 +240,18 @@ class GCNPredictor(TorchPredictor):
 
     def graph_data(self, archs: Sequence[Hashable]) -> GraphData:
         """The architectures as :class:`GraphData` (built once per fit / prediction chunk)."""
+        import torch
+
         tensors = GraphTensors.from_space(self.space, archs, self._transform(), self_loops=True)
-        return GraphData(tensors, int(self.space.max_nodes))
+        data = GraphData(tensors, int(self.space.max_nodes))
+        if self.proxy_columns is not None:
+            columns = np.asarray(self.proxy_columns.encode(list(archs)), dtype=np.float64)
+            if self._extra_stats is None:  # the training set's: fixed from the first fit on
+                std = columns.std(axis=0)
+                self._extra_stats = (columns.mean(axis=0), np.where(std > 0, std, 1.0))
+            mean, std = self._extra_stats
+            data.extra = torch.as_tensor((columns - mean) / std, dtype=torch.float32)
+        return data
 
     # training
     def _loss(self, data: GraphData, index: Any, target: Any, generator: Any) -> Any:
@@ -242,10 +268,12 @@ class GCNPredictor(TorchPredictor):
 
         y = check_labels(archs, y)
         self.scaler = TargetScaler(y, self.config.standardize)
+        self._extra_stats = None
         data = self.graph_data(list(archs))
         target = torch.as_tensor(self.scaler.forward(y), dtype=torch.float32)
+        extra = 0 if data.extra is None else int(data.extra.shape[1])
         with seeded(seed) as generator:
-            self.model = _build_network(len(self.space.op_vocabulary), self.config)
+            self.model = _build_network(len(self.space.op_vocabulary), self.config, extra)
             self._before_training(generator, seed)
             self.history = train(self.model, len(y), self.config,
                                  lambda index: self._loss(data, index, target, generator), generator)
