@@ -83,6 +83,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ckpt-dir", default="~/.cache/nasplug/ftscorenet",
                    help="trained cross-table scorers are kept here and reused by later runs with the same settings")
     p.add_argument("--retrain", action="store_true", help="ignore scorers kept in --ckpt-dir")
+    p.add_argument("--checkpoint-every", type=int, default=5,
+                   help="NAS-Bench-201 training steps between checkpoints in --ckpt-dir (a killed run resumes there)")
     p.add_argument("--resume", action="store_true",
                    help="keep the sections already in bench/results/<name>.json (same settings) and run the others")
     return p.parse_args()
@@ -143,22 +145,29 @@ def section_nb201(args: argparse.Namespace) -> dict[str, Any]:
         trained = json.loads(meta.read_text())
         print(f"  reusing {tag}", flush=True)
     else:
-        curve: list[dict[str, float]] = []
+        # training checkpoints every few steps, and the curve so far, so a killed run resumes
+        progress, curve_file = ckpt_dir(args) / f"{tag}-train.pt", ckpt_dir(args) / f"{tag}-curve.json"
+        curve: list[dict[str, float]] = json.loads(curve_file.read_text()) if progress.is_file() and curve_file.is_file() else []
 
         def record(step: int, m: FTScoreNet) -> None:
+            if any(c["step"] == step + 1 for c in curve):  # scored before the run was killed
+                return
             if (step + 1) % args.curve_every == 0 or step == 0:
                 s = m.score_many(space, curve_archs)
                 curve.append({"step": step + 1, "spearman": metrics.spearman(s, y_curve),
                               "kendall_tau": metrics.kendall_tau(s, y_curve)})
+                curve_file.write_text(json.dumps(curve))
                 print(f"  nb201 step {step + 1}: held-out Spearman {curve[-1]['spearman']:.3f}", flush=True)
 
-        s0 = model.score_many(space, curve_archs)
-        curve.append({"step": 0, "spearman": metrics.spearman(s0, y_curve), "kendall_tau": metrics.kendall_tau(s0, y_curve)})
-        start = time.perf_counter()
+        if not curve:
+            s0 = model.score_many(space, curve_archs)
+            curve.append({"step": 0, "spearman": metrics.spearman(s0, y_curve), "kendall_tau": metrics.kendall_tau(s0, y_curve)})
         history = train(model, [LabelledSet("nb201", space, train_archs, y_train)],
                         TrainConfig(steps=args.nb201_steps, archs_per_step=args.archs_per_step),
-                        seed=derive_seed(args.seed, "nb201-train"), callback=record)
-        trained = {"train_seconds": time.perf_counter() - start, "curve": curve,
+                        seed=derive_seed(args.seed, "nb201-train"), callback=record,
+                        checkpoint=progress, checkpoint_every=args.checkpoint_every)
+        # the training steps' own time (curve scoring excluded), summed over resumed invocations
+        trained = {"train_seconds": float(sum(h.seconds for h in history)), "curve": curve,
                    "seconds_per_step": float(np.mean([h.seconds for h in history])) if history else math.nan,
                    "train_soft_spearman": [h.soft_spearman for h in history]}
         model.clear_cache()

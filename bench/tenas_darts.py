@@ -30,6 +30,7 @@ from typing import Any
 from _common import ROOT, benchmarks_dir, seeds_with_checkpoint, write_results
 from nasplug.core.registry import registry
 from nasplug.core.runs import run
+from nasplug.spaces.darts.supernet import DartsSupernet
 
 SETTINGS: dict[str, dict[str, Any]] = {"cpu": {"repeat": 1}, "paper": {}}
 PAPER = {"error": "2.63 +- 0.064", "params_m": 3.8, "cost": "0.05 GPU-days (1080Ti)"}
@@ -58,7 +59,7 @@ def one_seed(setting: str, seed: int, tmp: Path) -> dict[str, Any]:
     arch = result.result["best_arch"]
     normal = [op for op, _ in space.parse(arch).normal]
     return {"seed": seed, "arch": arch, "seconds": seconds, "params_m": evaluation_params(space, arch),
-            "parameter_free_normal": sum(op in ("skip_connect", "avg_pool_3x3", "max_pool_3x3") for op in normal),
+            "parameter_free_normal": sum(op in DartsSupernet.PARAMETER_FREE for op in normal),
             "pruning": result.result["strategy"]["pruning"], "settings": result.result["strategy"]["settings"]}
 
 

@@ -239,6 +239,39 @@ def test_multi_space_training_iterates_over_the_sets():
     assert [h.set_name for h in history] == ["toy", "nb201", "toy", "nb201"]
 
 
+def test_training_killed_and_resumed_from_its_checkpoint_ends_with_the_same_weights(tmp_path):
+    """Two sets, batches of 3 of 5 (so the batch order is reshuffled mid-run) and Adam's moments:
+    all of it must come back from the checkpoint for the resumed run to match the straight one."""
+    toy, nb201 = ToySpace(), NB201Space()
+    sets = [LabelledSet("toy", toy, toy.sample_many(5, np.random.default_rng(0)), np.arange(5.0)),
+            LabelledSet("nb201", nb201, nb201.sample_many(5, np.random.default_rng(1)), np.arange(5.0)[::-1])]
+    cfg, small = TrainConfig(steps=7, archs_per_step=3), ModelConfig(images=4, input_size=8, mlp_width=4)
+    straight = FTScoreNet(small, seed=3)
+    expected = train(straight, sets, cfg, seed=5)
+
+    class Killed(Exception):
+        pass
+
+    def die_at_step_3(step, model):
+        if step == 3:
+            raise Killed
+
+    ckpt = tmp_path / "train.pt"
+    with pytest.raises(Killed):
+        train(FTScoreNet(small, seed=3), sets, cfg, seed=5, callback=die_at_step_3, checkpoint=ckpt, checkpoint_every=2)
+    seen = []
+    resumed = FTScoreNet(small, seed=3)  # a fresh process: initial weights, the rest from the file
+    history = train(resumed, sets, cfg, seed=5, checkpoint=ckpt, checkpoint_every=2,
+                    callback=lambda step, m: seen.append(step))
+    assert seen == [4, 5, 6]  # the checkpoint held 4 steps (written at step 3, before the callback)
+    assert [(h.step, h.set_name, h.soft_spearman) for h in history] == \
+        [(h.step, h.set_name, h.soft_spearman) for h in expected]
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="other training settings"):
+        train(FTScoreNet(small, seed=3), sets, TrainConfig(steps=8, archs_per_step=3), seed=5, checkpoint=ckpt)
+
+
 # --- plugins --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):

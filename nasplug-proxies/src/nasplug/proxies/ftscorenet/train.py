@@ -13,11 +13,19 @@ with several sets (several spaces) the steps iterate over them round-robin (the 
    factors are constants and each score depends on its own network only) while keeping one
    network's activations in memory at a time;
 4. takes one Adam step (lr 1e-3, betas 0.9 / 0.95) on every learnable tensor.
+
+A paper-scale run (64 images of 32 x 32, 100 architectures per step) costs about half a minute per
+step on one CPU core, so :func:`train` can keep a checkpoint (weights, Adam state, the batch
+order and the step records) and resume from it: a run killed and resumed ends with the same
+weights as one that was not.
 """
 
 from __future__ import annotations
 
+import ast
+import os
 import time
+from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
 import attrs
@@ -79,6 +87,12 @@ class _Batches:
         self.pos += self.k
         return batch
 
+    def state(self) -> dict[str, Any]:
+        return {"order": torch.as_tensor(self.order), "pos": self.pos}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.order, self.pos = state["order"].numpy(), int(state["pos"])
+
 
 def step_gradients(model: FTScoreNet, space: Any, archs: Sequence[Hashable], targets: np.ndarray,
                    regularization_strength: float = 3.0) -> float:
@@ -100,18 +114,31 @@ def step_gradients(model: FTScoreNet, space: Any, archs: Sequence[Hashable], tar
 
 
 def train(model: FTScoreNet, sets: Sequence[LabelledSet], config: TrainConfig | None = None, *, seed: int = 0,
-          callback: Callable[[int, FTScoreNet], None] | None = None) -> list[StepRecord]:
+          callback: Callable[[int, FTScoreNet], None] | None = None,
+          checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1) -> list[StepRecord]:
     """Train ``model`` in place for ``config.steps`` steps; ``callback(step, model)`` runs after
-    each update (e.g. to record a learning curve)."""
+    each update (e.g. to record a learning curve).
+
+    With ``checkpoint`` (a file path) the state after every ``checkpoint_every`` steps is written
+    there (atomically), and a later call with the same path, model initialisation, sets, config
+    and seed continues from it instead of starting over; the callback runs only for the steps
+    this call takes. The file is left in place when training ends (delete it to retrain).
+    """
     config = config or TrainConfig()
     if not sets or any(len(s) < 2 for s in sets):
         raise ValueError("training needs at least one labelled set of 2 or more architectures")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be 1 or more, got {checkpoint_every}")
     rng = np.random.default_rng(seed)
     batches = [_Batches(len(s), config.archs_per_step, rng) for s in sets]
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
     history: list[StepRecord] = []
+    path = Path(checkpoint) if checkpoint is not None else None
+    fingerprint = repr((attrs.astuple(config), seed, [(s.name, len(s)) for s in sets]))
+    if path is not None and path.is_file():
+        history = _restore(path, fingerprint, model, opt, rng, batches)
     model.train()
-    for step in range(config.steps):
+    for step in range(len(history), config.steps):
         i = step % len(sets)
         data, idx = sets[i], batches[i].next()
         start = time.perf_counter()
@@ -121,8 +148,36 @@ def train(model: FTScoreNet, sets: Sequence[LabelledSet], config: TrainConfig | 
         if np.isfinite(corr):
             opt.step()
         history.append(StepRecord(step, data.name, corr, time.perf_counter() - start))
+        if path is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == config.steps):
+            _save(path, fingerprint, model, opt, rng, batches, history)
         if callback is not None:
             callback(step, model)
     opt.zero_grad(set_to_none=True)
     model.eval()
     return history
+
+
+def _save(path: Path, fingerprint: str, model: FTScoreNet, opt: torch.optim.Optimizer, rng: np.random.Generator,
+          batches: list[_Batches], history: list[StepRecord]) -> None:
+    state = {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             # the generator's 128-bit state as text: checkpoints are read with weights_only=True
+             "rng": repr(rng.bit_generator.state), "batches": [b.state() for b in batches],
+             "history": [attrs.astuple(h) for h in history]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _restore(path: Path, fingerprint: str, model: FTScoreNet, opt: torch.optim.Optimizer, rng: np.random.Generator,
+             batches: list[_Batches]) -> list[StepRecord]:
+    state = torch.load(path, weights_only=True)
+    if state.get("fingerprint") != fingerprint:
+        raise ValueError(f"checkpoint {path} belongs to other training settings, seed or data; "
+                         "delete it or pass another checkpoint path")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = ast.literal_eval(state["rng"])
+    for b, s in zip(batches, state["batches"]):
+        b.restore(s)
+    return [StepRecord(*h) for h in state["history"]]

@@ -245,13 +245,12 @@ class GCNPredictor(TorchPredictor):
         tensors = GraphTensors.from_space(self.space, archs, self._transform(), self_loops=True)
         data = GraphData(tensors, int(self.space.max_nodes))
         if self.proxy_columns is not None:
-            columns = np.asarray(self.proxy_columns.encode(list(archs)), dtype=np.float64)
-            if self._extra_stats is None:  # the training set's: fixed from the first fit on
-                std = columns.std(axis=0)
-                self._extra_stats = (columns.mean(axis=0), np.where(std > 0, std, 1.0))
             mean, std = self._extra_stats
-            data.extra = torch.as_tensor((columns - mean) / std, dtype=torch.float32)
+            data.extra = torch.as_tensor((self._proxy_scores(archs) - mean) / std, dtype=torch.float32)
         return data
+
+    def _proxy_scores(self, archs: Sequence[Hashable]) -> np.ndarray:
+        return np.asarray(self.proxy_columns.encode(list(archs)), dtype=np.float64)
 
     # training
     def _loss(self, data: GraphData, index: Any, target: Any, generator: Any) -> Any:
@@ -268,7 +267,10 @@ class GCNPredictor(TorchPredictor):
 
         y = check_labels(archs, y)
         self.scaler = TargetScaler(y, self.config.standardize)
-        self._extra_stats = None
+        if self.proxy_columns is not None:  # proxy columns standardised as the training set gives them
+            columns = self._proxy_scores(archs)
+            std = columns.std(axis=0)
+            self._extra_stats = (columns.mean(axis=0), np.where(std > 0, std, 1.0))
         data = self.graph_data(list(archs))
         target = torch.as_tensor(self.scaler.forward(y), dtype=torch.float32)
         extra = 0 if data.extra is None else int(data.extra.shape[1])
