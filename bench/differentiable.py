@@ -57,16 +57,18 @@ SETTINGS: dict[str, dict[str, Any]] = {
 METHODS = ("darts", "gdas", "darts_minus", "fair_darts", "darts2", "drnas", "pc_darts", "sdarts_rs", "gaea", "p_darts")
 METRICS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 #: Published NAS-Bench-201 results (CIFAR-10 / CIFAR-100 / ImageNet16-120 test accuracy, mean over
-#: the papers' seeds) with their sources.
+#: the papers' seeds) with their sources: where one of our seed papers quotes a method, that quote
+#: (the papers nasplug reproduces); otherwise the method's own paper, said so.
 PUBLISHED: dict[str, tuple[str, str]] = {
-    "darts": ("54.30 / 15.61 / 16.32", "NAS-Bench-201 (Dong & Yang 2020), Table 5, DARTS-V1"),
-    "darts2": ("54.30 / 15.61 / 16.32", "NAS-Bench-201, Table 5, DARTS-V2"),
-    "gdas": ("93.61 / 70.70 / 41.71", "NAS-Bench-201, Table 5"),
-    "drnas": ("94.36 / 73.51 / 46.34", "DrNAS (Chen et al. 2021), Table 3"),
-    "pc_darts": ("93.41 / 67.48 / 41.31", "as quoted by DrNAS, Table 3 (PC-DARTS reports no NB201 run)"),
-    "darts_minus": ("93.80 / 71.53 / 45.12", "DARTS- (Chu et al. 2021), Table 4"),
+    "darts": ("54.30 / 15.61 / 16.32", "NAS-Bench-201's DARTS-V1, as quoted by the DARE paper, Table 4 and the DSM-NAS paper, Table II"),
+    "darts2": ("54.30 / 15.61 / 16.32", "NAS-Bench-201's DARTS-V2, as quoted by the DARE paper, Table 4"),
+    "gdas": ("93.61 / 70.70 / 41.71", "as quoted by the DSM-NAS paper, Table II; the DARE paper, Table 4 quotes "
+             "NAS-Bench-201's 93.51 / 70.61 / 41.84"),
+    "drnas": ("94.36 / 73.51 / 46.34", "DrNAS (Chen et al. 2021), Table 3 (not quoted by our seed papers)"),
+    "pc_darts": ("93.41 / 67.48 / 41.31", "as quoted by the DSM-NAS paper, Table II (PC-DARTS itself reports no NB201 run)"),
+    "darts_minus": ("93.80 / 73.02 / 46.41", "as quoted by the DSM-NAS paper, Table II"),
     "sdarts_rs": ("(not reported on NB201)", "SDARTS reports the DARTS space only"),
-    "gaea": ("94.10 / 73.43 / 46.36", "GAEA (Li et al. 2021), Table 2, GAEA DARTS (ERM)"),
+    "gaea": ("94.10 / 73.43 / 46.36", "GAEA (Li et al. 2021), Table 2, GAEA DARTS (ERM) (not quoted by our seed papers)"),
     "fair_darts": ("(not reported on NB201)", "Fair DARTS reports the DARTS space only"),
     "p_darts": ("(not reported on NB201)", "P-DARTS reports the DARTS space only"),
 }
@@ -277,8 +279,8 @@ def report(setting: str, payload: dict[str, Any]) -> None:
              f"{s['batch_size']}, split {s['split'][0]} + {s['split'][1]} of CIFAR-10's training images (weights / "
              "architecture), one torch thread. Derived cell looked up in the NAS-Bench-201 table (200-epoch test accuracy). "
              f"Methods run so far: {len({r['method'] for r in runs.values()})} of {len(METHODS)}; the bench resumes the rest "
-             "(`--phase search`). Published figures: NAS-Bench-201's from its Table 5; the others as the cited papers report "
-             "them (check before quoting).",
+             "(`--phase search`). Published figures: as our seed papers quote them (DARE Table 4, DSM-NAS Table II) where "
+             "they do; DrNAS and GAEA from their own papers (sources in the last column).",
              "", "## Derived architectures", "",
              "| method | seeds | CIFAR-10 | CIFAR-100 | ImageNet16-120 | param-free ops (of 6) | Hessian eig. (end) | "
              "gap (supernet − derived, %) | search min | published (C10 / C100 / IN16) |",
