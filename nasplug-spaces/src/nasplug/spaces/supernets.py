@@ -21,7 +21,10 @@ class MixedOp(nn.Module):
 
     An option whose weight is exactly zero is not run: without a gradient it is skipped, with one
     it contributes the weight itself as a scalar (zero in value, so the output is unchanged), which
-    passes a straight-through gradient to it as GDAS's hard Gumbel-softmax forward does.
+    passes a straight-through gradient to it as GDAS's hard Gumbel-softmax forward does. An option
+    whose module says ``outputs_zeros`` (the ``none`` op) is left out of a mixture: its term
+    ``w * 0`` adds nothing and passes no gradient, so the output and every gradient are the same,
+    without the work.
 
     ``partial`` > 1 is PC-DARTS' partial channel connection: the options (built for
     ``channels / partial``) see the first ``1/partial`` of the channels, the rest bypass them
@@ -53,6 +56,8 @@ class MixedOp(nn.Module):
             if value == 0.0:
                 if w.requires_grad:
                     scalars = w if scalars is None else scalars + w
+                continue
+            if getattr(op, "outputs_zeros", False):
                 continue
             y = op(x)
             if self.training and self.drop.get(k, 0.0) > 0.0:

@@ -26,6 +26,7 @@ from torch import nn
 
 from nasplug.core.errors import ConfigError
 from nasplug.spaces.darts.genotype import CellGenes, DartsArch
+from nasplug.spaces.pooling import AvgPool3x3
 
 
 class ReLUConvBN(nn.Sequential):
@@ -62,6 +63,9 @@ class SepConv(nn.Sequential):
 class Zero(nn.Module):
     """The ``none`` op: zeros shaped like the (strided) input."""
 
+    #: A mixture leaves it out (its term is zero whatever its weight; see ``MixedOp``).
+    outputs_zeros = True
+
     def __init__(self, stride: int) -> None:
         super().__init__()
         self.stride = stride
@@ -96,7 +100,7 @@ def make_op(name: str, channels: int, stride: int, affine: bool = True) -> nn.Mo
     if name == "none":
         return Zero(stride)
     if name in ("avg_pool_3x3", "max_pool_3x3"):
-        pool = (nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False) if name == "avg_pool_3x3"
+        pool = (AvgPool3x3(stride) if name == "avg_pool_3x3"
                 else nn.MaxPool2d(3, stride=stride, padding=1))
         return pool if affine else nn.Sequential(pool, nn.BatchNorm2d(channels, affine=False))
     if name == "skip_connect":

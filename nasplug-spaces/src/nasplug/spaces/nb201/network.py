@@ -19,6 +19,7 @@ from torch import nn
 
 from nasplug.core.errors import ConfigError
 from nasplug.spaces.nb201.space import EDGES, OPS
+from nasplug.spaces.pooling import AvgPool3x3
 
 
 class ReLUConvBN(nn.Sequential):
@@ -35,6 +36,9 @@ class ReLUConvBN(nn.Sequential):
 class Zero(nn.Module):
     """The ``none`` op: a zero tensor shaped like the input (keeps the graph connected)."""
 
+    #: A mixture leaves it out (its term is zero whatever its weight; see ``MixedOp``).
+    outputs_zeros = True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mul(0.0)
 
@@ -50,7 +54,7 @@ def make_op(name: str, channels: int) -> nn.Module:
     if name == "nor_conv_3x3":
         return ReLUConvBN(channels, channels, 3)
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool3x3(1)
     raise ValueError(f"unknown NAS-Bench-201 op {name!r}; expected one of {', '.join(OPS)}")
 
 
