@@ -49,7 +49,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
               "eval_archs": 50, "eval_images": 10000, "rank_archs": 200, "rank_images": 10000, "search_proposals": 1000,
               "batch_size": 64},
 }
-METHODS = ("spos", "fairnas")
+METHODS = ("spos", "fairnas", "spos_x5")
+#: Bench rows that run a method with more epochs: ``spos_x5`` is SPOS at FairNAS's compute (FairNAS
+#: trains 5 paths per step, SPOS one), so the two are also compared at equal training work.
+EPOCH_FACTOR: dict[str, tuple[str, int]] = {"spos_x5": ("spos", 5)}
 METRICS = ("cifar10_test", "cifar10_valid_val")
 
 
@@ -61,12 +64,13 @@ def work_dir(setting: str) -> Path:
 
 def oneshot_config(setting: str, method: str, device: str) -> dict[str, Any]:
     s = SETTINGS[setting]
+    name, factor = EPOCH_FACTOR.get(method, (method, 1))
     return {"kind": "oneshot", "seed": 0, "name": f"{method}-{setting}", "space": "nb201",
             "store": {"path": str(work_dir(setting) / f"{method}.db")},
             "data": {"path": str(data_path()), "split": s["split"], "device": device},
-            "oneshot": {"method": {"name": method, "population": 50, "generations": 20} if setting != "tiny" else
-                        {"name": method, "population": 4, "generations": 2, "parents": 2, "mutations": 2, "crossovers": 2},
-                        "epochs": s["epochs"], "batch_size": s["batch_size"], "supernet": s["supernet"],
+            "oneshot": {"method": {"name": name, "population": 50, "generations": 20} if setting != "tiny" else
+                        {"name": name, "population": 4, "generations": 2, "parents": 2, "mutations": 2, "crossovers": 2},
+                        "epochs": s["epochs"] * factor, "batch_size": s["batch_size"], "supernet": s["supernet"],
                         "eval_archs": s["eval_archs"], "eval_images": min(s["eval_images"], s["split"][1]),
                         "rank_metrics": list(METRICS), "derive": False, "threads": 1}}
 
@@ -161,7 +165,7 @@ def cost(setting: str, method: str, device: str) -> dict[str, Any]:
     s = SETTINGS[setting]
     data = training_data(data_path(), s["split"], 0)
     space = NB201Space()
-    m = registry().create("oneshot", method, space=space)
+    m = registry().create("oneshot", EPOCH_FACTOR.get(method, (method, 1))[0], space=space)
     steps = max(4, min(40, s["split"][0] // s["batch_size"]))
 
     def fresh() -> tuple[Any, Any]:
@@ -213,7 +217,8 @@ def report(setting: str, payload: dict[str, Any]) -> None:
     lines = [f"# Weight-sharing NAS on NAS-Bench-201 / CIFAR-10 (setting `{setting}`)", "",
              f"Supernet {s['supernet']['channels']} channels, {s['supernet']['cells_per_stage']} cell(s) per stage; "
              f"class-balanced split {s['split'][0]} train + {s['split'][1]} validation images of CIFAR-10's training set "
-             f"(JPEG re-encoded); {s['epochs']} epochs of batch {s['batch_size']}, SGD 0.025 cosine to 0.001, Nesterov "
+             f"(JPEG re-encoded); {s['epochs']} epochs (`spos_x5`: {s['epochs'] * EPOCH_FACTOR['spos_x5'][1]}, SPOS at FairNAS's "
+             f"training work: one path per step against five) of batch {s['batch_size']}, SGD 0.025 cosine to 0.001, Nesterov "
              f"momentum 0.9, weight decay 5e-4, one torch thread; BN recalibrated on 4 training batches of 256 per "
              f"architecture; ranking on {s['rank_images']} validation images, per-epoch curves and search on {s['eval_images']}.", ""]
     if payload.get("rank"):

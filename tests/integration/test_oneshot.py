@@ -170,8 +170,9 @@ def test_the_oneshot_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, monkeypa
     bench = bench_module("oneshot")
     monkeypatch.setitem(bench.SETTINGS, "tiny", {**bench.SETTINGS["tiny"], "search_proposals": 3, "rank_archs": 4,
                                                  "split": [96, 48], "epochs": 1})
-    bench.main(["--setting", "tiny", "--methods", "spos", "--data", str(tiny_zip)])
+    bench.main(["--setting", "tiny", "--methods", "spos,spos_x5", "--data", str(tiny_zip)])
     payload = json.loads((tmp_path / "results" / "oneshot_tiny.json").read_text())
+    assert len(payload["curves"]["spos"]) == 1 and len(payload["curves"]["spos_x5"]) == 5  # SPOS at FairNAS's work
     assert payload["rank"]["spos"]["archs"] == 4 and payload["search"]["spos/rea"]["queries"] == 3
     assert payload["cost"]["spos"]["plain_seconds_per_step"] > 0
     assert (tmp_path / "results" / "oneshot_tiny_tau.png").is_file()
