@@ -38,6 +38,21 @@ def write_results(name: str, payload: dict[str, Any], markdown: str) -> None:
     print(markdown)
 
 
+def load_summary(path: Path, results_name: str) -> dict[str, Any]:
+    """A bench's summary of finished work: its work-folder file, or, where the work folder is gone
+    (a fresh checkout: ``bench/work`` is not committed), the sections of its committed results
+    JSON, written back to ``path`` so that a resumed bench adds to what landed instead of
+    reporting over it with only the runs it redid."""
+    if not path.exists():
+        committed = RESULTS / f"{results_name}.json"
+        if committed.exists():
+            data = json.loads(committed.read_text())
+            data.pop("machine", None)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data, indent=1, default=float))
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def merge_summary(path: Path, section: str, key: str, value: Any, setting: dict[str, Any]) -> dict[str, Any]:
     """Merge one result into a bench's summary JSON on disk (several bench processes may write
     it) and return the whole summary."""

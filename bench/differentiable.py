@@ -26,7 +26,6 @@ work folder ``bench/work/differentiable-<setting>/`` is not committed):
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    RESULTS, ROOT, data_path, merge_summary, run_resumably, start_training_bench, training_bench_parser, write_results,
+    RESULTS, ROOT, data_path, load_summary, merge_summary, run_resumably, start_training_bench, training_bench_parser, write_results,
 )
 
 #: Settings. ``cpu``: one cell per stage at 8 channels, the 5,000 + 5,000 split and NAS-Bench-201's
@@ -77,6 +76,10 @@ def work_dir(setting: str) -> Path:
     path = ROOT / "bench" / "work" / f"differentiable-{setting}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def results_name(setting: str) -> str:
+    return "differentiable" if setting == "cpu" else f"differentiable_{setting}"
 
 
 def method_spec(method: str, setting: str) -> dict[str, Any]:
@@ -304,7 +307,7 @@ def report(setting: str, payload: dict[str, Any]) -> None:
     if payload.get("cost"):
         lines += ["", "## Cost", "", _cost_table(payload["cost"])]
     _plot(setting, by_method)
-    write_results("differentiable" if setting == "cpu" else f"differentiable_{setting}", payload, "\n".join(lines))
+    write_results(results_name(setting), payload, "\n".join(lines))
 
 
 def _plot(setting: str, by_method: dict[str, list[dict[str, Any]]]) -> None:
@@ -373,6 +376,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
     seeds = [int(x) for x in args.seeds.split(",") if x]
     summary_path = work_dir(args.setting) / "summary.json"
+    load_summary(summary_path, results_name(args.setting))
 
     def save(section: str, key: str, value: Any) -> dict[str, Any]:
         setting = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
@@ -395,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.phase in ("all", "cost"):
         for name, value in cost(args.setting, methods, args.device).items():
             save("cost", name, value)
-    payload = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    payload = load_summary(summary_path, results_name(args.setting))
     payload["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
     report(args.setting, payload)
 

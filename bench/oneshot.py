@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    RESULTS, ROOT, data_path, merge_summary, run_resumably, start_training_bench, training_bench_parser, write_results,
+    RESULTS, ROOT, data_path, load_summary, merge_summary, run_resumably, start_training_bench, training_bench_parser, write_results,
 )
 
 #: Settings: supernet size, split, epochs, evaluation sizes. ``cpu`` is what one core of the
@@ -207,7 +207,7 @@ def report(setting: str, payload: dict[str, Any]) -> None:
     from nasplug.core.store import Store
 
     s = SETTINGS[setting]
-    curves = {}
+    curves = dict(payload.get("curves", {}))  # kept for runs whose store is gone (a fresh checkout)
     for method in METHODS:
         store = work_dir(setting) / f"{method}.db"
         if store.exists():
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     methods = start_training_bench(args)
     summary_path = work_dir(args.setting) / "summary.json"
-    payload: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    payload: dict[str, Any] = load_summary(summary_path, "oneshot" if args.setting == "cpu" else f"oneshot_{args.setting}")
     payload["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
     def save(section: str, key: str, value: Any) -> None:
         nonlocal payload

@@ -144,6 +144,13 @@ def test_the_differentiable_bench_runs_in_its_tiny_setting(tiny_zip, tmp_path, m
     assert 0 <= payload["darts_space"]["darts"]["synflow_percentile"] <= 100
     assert payload["cost"]["darts"]["vs_darts"] == 1.0 and payload["cost"]["_plain_seconds_per_step"] > 0
     assert (tmp_path / "results" / "differentiable_tiny_collapse.png").is_file()
+    # a fresh checkout has the committed results but no work folder: a resumed bench adds to them
+    import shutil
+
+    shutil.rmtree(tmp_path / "bench" / "work")
+    bench.main(["--setting", "tiny", "--phase", "report", "--data", str(tiny_zip)])
+    again = json.loads((tmp_path / "results" / "differentiable_tiny.json").read_text())
+    assert again["search"]["darts/s0"] == row and set(again["darts_space"]) == set(payload["darts_space"])
 
 
 def test_p_darts_stages_rebuild_the_supernet_and_resume_across_a_stage_boundary(tiny_zip, tmp_path):
