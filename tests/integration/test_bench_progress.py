@@ -1,0 +1,53 @@
+"""bench/progress.py: a long bench's unfinished work survives a fresh checkout."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+
+import pytest
+
+
+@pytest.fixture
+def progress(bench_module, monkeypatch, tmp_path):
+    module = bench_module("progress")
+    monkeypatch.setattr(module, "WORK", tmp_path / "bench" / "work")
+    monkeypatch.setattr(module, "PROGRESS", tmp_path / "bench" / "progress")
+    return module
+
+
+def test_save_and_restore_keep_rows_still_in_the_write_ahead_log(progress, tmp_path):
+    work = tmp_path / "bench" / "work" / "demo-cpu"
+    work.mkdir(parents=True)
+    (work / "run1.oneshot.pt").write_bytes(b"checkpoint")
+    writer = sqlite3.connect(work / "m-s0.db")
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # the rows stay in m-s0.db-wal, as in a running bench
+    writer.execute("CREATE TABLE epochs (epoch INTEGER)")
+    writer.executemany("INSERT INTO epochs VALUES (?)", [(e,) for e in range(7)])
+    writer.commit()
+    assert (work / "m-s0.db-wal").stat().st_size > 0
+    progress.main(["save", "demo-cpu"])
+    writer.close()
+    saved = tmp_path / "bench" / "progress" / "demo-cpu"
+    assert sorted(p.name for p in saved.iterdir()) == ["m-s0.db", "run1.oneshot.pt"]
+
+    import shutil
+
+    shutil.rmtree(tmp_path / "bench" / "work")  # the fresh checkout
+    progress.main(["restore", "demo-cpu"])
+    with closing(sqlite3.connect(work / "m-s0.db")) as db:
+        assert [e for (e,) in db.execute("SELECT epoch FROM epochs ORDER BY epoch")] == list(range(7))
+    assert (work / "run1.oneshot.pt").read_bytes() == b"checkpoint"
+
+
+def test_restore_never_overwrites_work_in_progress(progress, tmp_path, capsys):
+    for base in ("work", "progress"):
+        folder = tmp_path / "bench" / base / "demo-cpu"
+        folder.mkdir(parents=True)
+        (folder / "state.json").write_text(base)
+    with pytest.raises(SystemExit, match="already holds work"):
+        progress.main(["restore", "demo-cpu"])
+    assert (tmp_path / "bench" / "work" / "demo-cpu" / "state.json").read_text() == "work"
+    with pytest.raises(SystemExit, match="name one folder"):
+        progress.main(["save", "../elsewhere"])
