@@ -181,3 +181,13 @@ def test_p_darts_stages_rebuild_the_supernet_and_resume_across_a_stage_boundary(
     assert [e["stage"] for e in a] == [0, 1, 2] and [e["ops_allowed"] for e in a] == [5, 3, 2]
     assert [e["alpha"] for e in a] == [e["alpha"] for e in b]
     assert resumed.result["derived"] == full.result["derived"]
+
+
+def test_the_bench_searches_each_method_for_its_nas_bench_201_epochs(bench_module):
+    """GDAS searches 240 epochs in NAS-Bench-201's config (DARTS 50); ``gdas_50ep`` is the budget
+    check at DARTS' 50; the tiny setting keeps its own epochs for every method."""
+    bench = bench_module("differentiable")
+    cpu = {m: bench.search_config("cpu", m, 0, "cpu")["oneshot"] for m in ("darts", "gdas", "gdas_50ep")}
+    assert [cpu[m]["epochs"] for m in ("darts", "gdas", "gdas_50ep")] == [50, 240, 50]
+    assert cpu["gdas_50ep"]["method"]["name"] == "gdas"
+    assert bench.search_config("tiny", "gdas", 0, "cpu")["oneshot"]["epochs"] == bench.SETTINGS["tiny"]["epochs"]
