@@ -58,16 +58,19 @@ SETTINGS: dict[str, dict[str, Any]] = {
               "darts_split": [25000, 25000], "cost_steps": 20, "proxy_cells": 725},
 }
 #: The methods, headline ones first; ``darts2`` is DARTS second order (DARTS-V2).
-METHODS = ("darts", "gdas", "gdas_50ep", "darts_minus", "fair_darts", "darts2", "drnas", "pc_darts", "sdarts_rs", "gaea",
-           "p_darts")
+METHODS = ("darts", "gdas", "gdas_50ep", "darts_minus", "fair_darts", "darts2", "drnas", "drnas_kl_50ep", "pc_darts",
+           "sdarts_rs", "gaea", "p_darts")
 #: Search epochs where a method's NB201 reference differs from the setting's (NAS-Bench-201's 50):
 #: NAS-Bench-201's GDAS config (``configs/nas-benchmark/algos/GDAS.config``) searches 240 epochs,
-#: its tau annealed from 10 to 0.1 over them; one sampled op per edge trains each op's weights about
-#: a fifth as often as DARTS' mixture, hence the longer schedule. Applies to the ``cpu`` and paper
-#: settings (not ``tiny``).
-REFERENCE_EPOCHS = {"gdas": 240}
-#: Bench rows that rerun a method under another budget: ``gdas_50ep`` is GDAS at DARTS' 50 epochs.
-VARIANTS = {"gdas_50ep": ("gdas", 50)}
+#: its tau annealed from 10 to 0.1 over them (one sampled op per edge trains each op's weights about
+#: a fifth as often as DARTS' mixture); DrNAS's NAS-Bench-201 script (``201-space/train_search.py``)
+#: 100. Applies to the ``cpu`` and paper settings (not ``tiny``).
+REFERENCE_EPOCHS = {"gdas": 240, "drnas": 100}
+#: Bench rows that rerun a method under another budget or options: ``gdas_50ep`` is GDAS at DARTS'
+#: 50 epochs; ``drnas_kl_50ep`` DrNAS at 50 epochs with the KL anchor (our default before the
+#: reference's l2 was adopted).
+VARIANTS: dict[str, tuple[str, int, dict[str, Any]]] = {"gdas_50ep": ("gdas", 50, {}),
+                                                        "drnas_kl_50ep": ("drnas", 50, {"reg_type": "kl"})}
 METRICS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 #: Published NAS-Bench-201 results (CIFAR-10 / CIFAR-100 / ImageNet16-120 test accuracy, mean over
 #: the papers' seeds) with their sources: where one of our seed papers quotes a method, that quote
@@ -81,6 +84,7 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "pc_darts": ("93.41 / 67.48 / 41.31", "as quoted by the DSM-NAS paper, Table II (PC-DARTS itself reports no NB201 run)"),
     "darts_minus": ("93.80 / 73.02 / 46.41", "as quoted by the DSM-NAS paper, Table II"),
     "gdas_50ep": ("(NAS-Bench-201 runs GDAS for 240 epochs)", "GDAS at DARTS' 50 epochs: the budget check"),
+    "drnas_kl_50ep": ("(DrNAS's script: l2 anchor, 100 epochs)", "DrNAS with the KL anchor at 50 epochs"),
     "sdarts_rs": ("(not reported on NB201)", "SDARTS reports the DARTS space only"),
     "gaea": ("94.10 / 73.43 / 46.36", "GAEA (Li et al. 2021), Table 2, GAEA DARTS (ERM) (not quoted by our seed papers)"),
     "fair_darts": ("(not reported on NB201)", "Fair DARTS reports the DARTS space only"),
@@ -105,8 +109,9 @@ def search_epochs(method: str, setting: str) -> int:
 
 def method_spec(method: str, setting: str) -> dict[str, Any]:
     s = SETTINGS[setting]
-    method = VARIANTS.get(method, (method,))[0]
+    method, _, options = VARIANTS.get(method, (method, 0, {}))
     spec: dict[str, Any] = {"name": "darts", "order": 2} if method == "darts2" else {"name": method}
+    spec.update(options)
     spec["hessian_images"] = s["hessian_images"]
     if method == "p_darts" and setting == "tiny":
         spec.update(depths=[1, 1], skip_dropout=[0.0, 0.4])

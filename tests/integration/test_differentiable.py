@@ -184,10 +184,13 @@ def test_p_darts_stages_rebuild_the_supernet_and_resume_across_a_stage_boundary(
 
 
 def test_the_bench_searches_each_method_for_its_nas_bench_201_epochs(bench_module):
-    """GDAS searches 240 epochs in NAS-Bench-201's config (DARTS 50); ``gdas_50ep`` is the budget
-    check at DARTS' 50; the tiny setting keeps its own epochs for every method."""
+    """GDAS searches 240 epochs in NAS-Bench-201's config (DARTS 50), DrNAS 100 in its authors'
+    script; the variants rerun them at 50; the tiny setting keeps its own epochs for every method."""
     bench = bench_module("differentiable")
     cpu = {m: bench.search_config("cpu", m, 0, "cpu")["oneshot"] for m in ("darts", "gdas", "gdas_50ep")}
     assert [cpu[m]["epochs"] for m in ("darts", "gdas", "gdas_50ep")] == [50, 240, 50]
     assert cpu["gdas_50ep"]["method"]["name"] == "gdas"
+    drnas = {m: bench.search_config("cpu", m, 0, "cpu")["oneshot"] for m in ("drnas", "drnas_kl_50ep")}
+    assert drnas["drnas"]["epochs"] == 100 and "reg_type" not in drnas["drnas"]["method"]
+    assert drnas["drnas_kl_50ep"]["epochs"] == 50 and drnas["drnas_kl_50ep"]["method"]["reg_type"] == "kl"
     assert bench.search_config("tiny", "gdas", 0, "cpu")["oneshot"]["epochs"] == bench.SETTINGS["tiny"]["epochs"]

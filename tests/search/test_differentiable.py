@@ -245,12 +245,21 @@ def test_drnas_samples_the_dirichlet_with_pathwise_gradients_and_the_flat_anchor
     # same generator, same draw; the mean is (elu(alpha) + 1) normalised
     assert torch.equal(method.train_weights(np.random.default_rng(3)), method.train_weights(np.random.default_rng(3)))
     with torch.no_grad():
-        method.alpha.zero_()  # concentration 1 everywhere: the anchor itself, KL 0
-    assert float(method.regulariser().detach()) == pytest.approx(0.0, abs=1e-6)
+        method.alpha.zero_()
     assert torch.allclose(method.mixture(), torch.full((6, 5), 0.2))
+    # the reference scripts' default anchor: 1e-3 * sum of squared concentrations (elu(alpha) + 1)
+    assert method.config.reg_type == "l2"
+    assert float(method.regulariser().detach()) == pytest.approx(1e-3 * 30 * 1.0)
     with torch.no_grad():
         method.alpha.fill_(2.0)
-    assert float(method.regulariser().detach()) > 0
+    assert float(method.regulariser().detach()) == pytest.approx(1e-3 * 30 * 9.0)
+    kl = make(DrNAS, net, reg_type="kl")
+    with torch.no_grad():
+        kl.alpha.zero_()  # concentration 1 everywhere: the flat anchor itself, KL 0
+    assert float(kl.regulariser().detach()) == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():
+        kl.alpha.fill_(2.0)
+    assert float(kl.regulariser().detach()) > 0
 
 
 def test_pc_darts_normalises_the_edges_entering_each_node():
