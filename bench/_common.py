@@ -38,6 +38,12 @@ def write_results(name: str, payload: dict[str, Any], markdown: str) -> None:
     print(markdown)
 
 
+def results_name(bench: str, setting: str) -> str:
+    """The stem of a training bench's result files: ``<bench>`` for its default ``cpu`` setting,
+    ``<bench>_<setting>`` for the others."""
+    return bench if setting == "cpu" else f"{bench}_{setting}"
+
+
 def load_summary(path: Path, results_name: str) -> dict[str, Any]:
     """A bench's summary of finished work: its work-folder file, or, where the work folder is gone
     (a fresh checkout: ``bench/work`` is not committed), the sections of its committed results

@@ -35,7 +35,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    RESULTS, ROOT, data_path, load_summary, merge_summary, run_resumably, start_training_bench, training_bench_parser, write_results,
+    RESULTS, ROOT, data_path, load_summary, merge_summary, results_name, run_resumably, start_training_bench,
+    training_bench_parser, write_results,
 )
 
 #: Settings. ``cpu``: one cell per stage at 8 channels, the 5,000 + 5,000 split and NAS-Bench-201's
@@ -97,14 +98,12 @@ def work_dir(setting: str) -> Path:
     return path
 
 
-def results_name(setting: str) -> str:
-    return "differentiable" if setting == "cpu" else f"differentiable_{setting}"
-
-
 def search_epochs(method: str, setting: str) -> int:
+    if setting == "tiny":
+        return SETTINGS[setting]["epochs"]
     if method in VARIANTS:
-        return VARIANTS[method][1] if setting != "tiny" else SETTINGS[setting]["epochs"]
-    return SETTINGS[setting]["epochs"] if setting == "tiny" else REFERENCE_EPOCHS.get(method, SETTINGS[setting]["epochs"])
+        return VARIANTS[method][1]
+    return REFERENCE_EPOCHS.get(method, SETTINGS[setting]["epochs"])
 
 
 def method_spec(method: str, setting: str) -> dict[str, Any]:
@@ -306,7 +305,7 @@ def report(setting: str, payload: dict[str, Any]) -> None:
     runs = payload.get("search", {})
     lines = [f"# Differentiable NAS on NAS-Bench-201 / CIFAR-10 ({setting} setting)", "",
              f"Supernet {s['supernet']} (NAS-Bench-201's: 16 channels, 5 cells per stage), {s['epochs']} epochs "
-             f"({', '.join(f'{m} {e}' for m, e in REFERENCE_EPOCHS.items())}, as NAS-Bench-201 runs it) of batch "
+             f"({', '.join(f'{m} {e}' for m, e in REFERENCE_EPOCHS.items())}, as their NAS-Bench-201 reference code runs them) of batch "
              f"{s['batch_size']}, split {s['split'][0]} + {s['split'][1]} of CIFAR-10's training images (weights / "
              "architecture), one torch thread. Derived cell looked up in the NAS-Bench-201 table (200-epoch test accuracy). "
              f"Methods run so far: {len({r['method'] for r in runs.values()})} of {len(METHODS)}; the bench resumes the rest "
@@ -337,7 +336,7 @@ def report(setting: str, payload: dict[str, Any]) -> None:
     if payload.get("cost"):
         lines += ["", "## Cost", "", _cost_table(payload["cost"])]
     _plot(setting, by_method)
-    write_results(results_name(setting), payload, "\n".join(lines))
+    write_results(results_name("differentiable", setting), payload, "\n".join(lines))
 
 
 def _plot(setting: str, by_method: dict[str, list[dict[str, Any]]]) -> None:
@@ -370,7 +369,7 @@ def _plot(setting: str, by_method: dict[str, list[dict[str, Any]]]) -> None:
     fig.suptitle(f"Differentiable NAS on NAS-Bench-201 ({setting} setting)")
     fig.tight_layout()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS / f"differentiable{'' if setting == 'cpu' else '_' + setting}_collapse.png", dpi=120)
+    fig.savefig(RESULTS / f"{results_name('differentiable', setting)}_collapse.png", dpi=120)
     plt.close(fig)
 
 
@@ -430,7 +429,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
     seeds = [int(x) for x in args.seeds.split(",") if x]
     summary_path = work_dir(args.setting) / "summary.json"
-    load_summary(summary_path, results_name(args.setting))
+    load_summary(summary_path, results_name("differentiable", args.setting))
 
     def save(section: str, key: str, value: Any) -> dict[str, Any]:
         setting = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
@@ -454,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.phase in ("all", "cost"):
         for name, value in cost(args.setting, methods, args.device).items():
             save("cost", name, value)
-    payload = load_summary(summary_path, results_name(args.setting))
+    payload = load_summary(summary_path, results_name("differentiable", args.setting))
     payload["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
     report(args.setting, payload)
 

@@ -34,7 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    RESULTS, ROOT, data_path, load_summary, merge_summary, run_resumably, start_training_bench, training_bench_parser, write_results,
+    RESULTS, ROOT, data_path, load_summary, merge_summary, results_name, run_resumably, start_training_bench,
+    training_bench_parser, write_results,
 )
 
 #: Settings: supernet size, split, epochs, evaluation sizes. ``cpu`` is what one core of the
@@ -251,7 +252,7 @@ def report(setting: str, payload: dict[str, Any]) -> None:
         lines.append("")
     if curves:
         lines += ["## Kendall tau versus epochs", "", f"On the run's {s['eval_archs']} fixed evaluation architectures "
-                  "(cifar10_test), after each epoch: `oneshot" + ("" if setting == "cpu" else f"_{setting}") + "_tau.png`.", ""]
+                  f"(cifar10_test), after each epoch: `{results_name('oneshot', setting)}_tau.png`.", ""]
         try:
             import matplotlib
 
@@ -267,10 +268,10 @@ def report(setting: str, payload: dict[str, Any]) -> None:
             ax.legend()
             fig.tight_layout()
             RESULTS.mkdir(parents=True, exist_ok=True)
-            fig.savefig(RESULTS / f"oneshot{'' if setting == 'cpu' else '_' + setting}_tau.png", dpi=120)
+            fig.savefig(RESULTS / f"{results_name('oneshot', setting)}_tau.png", dpi=120)
         except ImportError:
             pass
-    write_results("oneshot" if setting == "cpu" else f"oneshot_{setting}", payload, "\n".join(lines))
+    write_results(results_name("oneshot", setting), payload, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -278,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     methods = start_training_bench(args)
     summary_path = work_dir(args.setting) / "summary.json"
-    payload: dict[str, Any] = load_summary(summary_path, "oneshot" if args.setting == "cpu" else f"oneshot_{args.setting}")
+    payload: dict[str, Any] = load_summary(summary_path, results_name("oneshot", args.setting))
     payload["setting"] = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
     def save(section: str, key: str, value: Any) -> None:
         nonlocal payload

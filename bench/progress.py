@@ -7,12 +7,15 @@ bench has not finished is copied to ``bench/progress/`` (committed) and back.
 
 SQLite stores are copied with SQLite's backup API (a consistent copy even while the bench writes
 them, write-ahead log included); other files (checkpoints, summaries) are copied as they are, so
-pause the bench (``kill -STOP``) while saving. Restoring never overwrites a newer work folder.
+pause the bench (``kill -STOP``) while saving. A run's checkpoint (``<store>.run<id>.<kind>.pt``)
+is left out once its store marks the run finished: a finished run is never resumed, and only
+unfinished work belongs in git. Restoring never overwrites a newer work folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sqlite3
 from contextlib import closing
@@ -25,8 +28,22 @@ PROGRESS = ROOT / "bench" / "progress"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
+#: A run's checkpoint next to its store: ``<store stem>.run<run id>.<run kind>.pt``.
+CHECKPOINT = re.compile(r"^(?P<stem>.+)\.run(?P<run>\d+)\.[A-Za-z_]+\.pt$")
+
+
 def _is_side_file(path: Path) -> bool:
     return any(path.name.endswith(".db" + suffix) for suffix in SQLITE_SIDE_FILES)
+
+
+def _finished_runs_checkpoint(path: Path) -> bool:
+    match = CHECKPOINT.match(path.name)
+    store = path.with_name(f"{match['stem']}.db") if match else None
+    if store is None or not store.exists():
+        return False
+    with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT status FROM runs WHERE id = ?", (int(match["run"]),)).fetchone()
+    return row is not None and row[0] == "finished"
 
 
 def copy_folder(source: Path, target: Path) -> list[str]:
@@ -37,7 +54,7 @@ def copy_folder(source: Path, target: Path) -> list[str]:
         shutil.rmtree(target)
     copied = []
     for path in sorted(source.rglob("*")):
-        if path.is_dir() or _is_side_file(path):
+        if path.is_dir() or _is_side_file(path) or _finished_runs_checkpoint(path):
             continue
         out = target / path.relative_to(source)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -51,3 +51,19 @@ def test_restore_never_overwrites_work_in_progress(progress, tmp_path, capsys):
     assert (tmp_path / "bench" / "work" / "demo-cpu" / "state.json").read_text() == "work"
     with pytest.raises(SystemExit, match="name one folder"):
         progress.main(["save", "../elsewhere"])
+
+
+def test_save_leaves_out_the_checkpoints_of_finished_runs(progress, tmp_path):
+    """Only unfinished work is committed: a finished run's checkpoint is never read again."""
+    work = tmp_path / "bench" / "work" / "demo-cpu"
+    work.mkdir(parents=True)
+    with closing(sqlite3.connect(work / "m-s0.db")) as db:
+        db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, status TEXT NOT NULL)")
+        db.executemany("INSERT INTO runs VALUES (?, ?)", [(1, "finished"), (2, "running")])
+        db.commit()
+    for run in (1, 2, 3):
+        (work / f"m-s0.run{run}.oneshot.pt").write_bytes(b"checkpoint")
+    (work / "other.run1.oneshot.pt").write_bytes(b"no store beside it")
+    progress.main(["save", "demo-cpu"])
+    saved = sorted(p.name for p in (tmp_path / "bench" / "progress" / "demo-cpu").iterdir())
+    assert saved == ["m-s0.db", "m-s0.run2.oneshot.pt", "m-s0.run3.oneshot.pt", "other.run1.oneshot.pt"]
