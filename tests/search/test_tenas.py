@@ -211,7 +211,19 @@ queries = 1
     full, cut = tmp_path / "full.db", tmp_path / "cut.db"
     assert cli("run", config, "--store", full).wait(timeout=600) == 0
     proc = cli("run", config, "--store", cut)
-    time.sleep(5)  # inside the pruning (the run is stored, no evaluation yet)
+
+    def stored() -> bool:  # the run row is written before the pruning starts
+        if not cut.exists():
+            return False
+        try:
+            with Store(cut, read_only=True) as store:
+                return bool(store.runs())
+        except Exception:  # the schema may still be being created
+            return False
+
+    deadline = time.monotonic() + 300
+    while not stored() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
