@@ -60,18 +60,21 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 #: The methods, headline ones first; ``darts2`` is DARTS second order (DARTS-V2).
 METHODS = ("darts", "gdas", "gdas_50ep", "darts_minus", "fair_darts", "darts2", "drnas", "drnas_kl_50ep", "pc_darts",
-           "sdarts_rs", "gaea", "p_darts")
+           "sdarts_rs", "sdarts_rs_const_50ep", "gaea", "p_darts", "sdarts_adv")
 #: Search epochs where a method's NB201 reference differs from the setting's (NAS-Bench-201's 50):
 #: NAS-Bench-201's GDAS config (``configs/nas-benchmark/algos/GDAS.config``) searches 240 epochs,
 #: its tau annealed from 10 to 0.1 over them (one sampled op per edge trains each op's weights about
 #: a fifth as often as DARTS' mixture); DrNAS's NAS-Bench-201 script (``201-space/train_search.py``)
-#: 100. Applies to the ``cpu`` and paper settings (not ``tiny``).
-REFERENCE_EPOCHS = {"gdas": 240, "drnas": 100}
+#: and SDARTS' (``nasbench201/train_search.py``) 100. Applies to the ``cpu`` and paper settings (not
+#: ``tiny``).
+REFERENCE_EPOCHS = {"gdas": 240, "drnas": 100, "sdarts_rs": 100, "sdarts_adv": 100}
 #: Bench rows that rerun a method under another budget or options: ``gdas_50ep`` is GDAS at DARTS'
 #: 50 epochs; ``drnas_kl_50ep`` DrNAS at 50 epochs with the KL anchor (our default before the
-#: reference's l2 was adopted).
-VARIANTS: dict[str, tuple[str, int, dict[str, Any]]] = {"gdas_50ep": ("gdas", 50, {}),
-                                                        "drnas_kl_50ep": ("drnas", 50, {"reg_type": "kl"})}
+#: reference's l2 was adopted); ``sdarts_rs_const_50ep`` SDARTS-RS at 50 epochs with a constant
+#: epsilon 0.03 and no clip onto the simplex (our default before the authors' schedule was adopted).
+VARIANTS: dict[str, tuple[str, int, dict[str, Any]]] = {
+    "gdas_50ep": ("gdas", 50, {}), "drnas_kl_50ep": ("drnas", 50, {"reg_type": "kl"}),
+    "sdarts_rs_const_50ep": ("sdarts_rs", 50, {"epsilon_end": 0.03, "clip": False})}
 METRICS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 #: Published NAS-Bench-201 results (CIFAR-10 / CIFAR-100 / ImageNet16-120 test accuracy, mean over
 #: the papers' seeds) with their sources: where one of our seed papers quotes a method, that quote
@@ -87,6 +90,9 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "gdas_50ep": ("(NAS-Bench-201 runs GDAS for 240 epochs)", "GDAS at DARTS' 50 epochs: the budget check"),
     "drnas_kl_50ep": ("(DrNAS's script: l2 anchor, 100 epochs)", "DrNAS with the KL anchor at 50 epochs"),
     "sdarts_rs": ("(not reported on NB201)", "SDARTS reports the DARTS space only"),
+    "sdarts_adv": ("(not reported on NB201)", "SDARTS reports the DARTS space only"),
+    "sdarts_rs_const_50ep": ("(SDARTS' script: epsilon 0.03 -> 0.3, clipped, 100 epochs)",
+                             "SDARTS-RS with a constant epsilon 0.03, unclipped, 50 epochs"),
     "gaea": ("94.10 / 73.43 / 46.36", "GAEA (Li et al. 2021), Table 2, GAEA DARTS (ERM) (not quoted by our seed papers)"),
     "fair_darts": ("(not reported on NB201)", "Fair DARTS reports the DARTS space only"),
     "p_darts": ("(not reported on NB201)", "P-DARTS reports the DARTS space only"),

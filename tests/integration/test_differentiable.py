@@ -19,7 +19,8 @@ from nasplug.core.store import Store
 nb201 = pytest.importorskip("nasplug.spaces.nb201")
 
 METHODS = [{"name": "darts"}, {"name": "darts", "order": 2}, {"name": "gdas"}, {"name": "drnas"}, {"name": "pc_darts"},
-           {"name": "fair_darts"}, {"name": "darts_minus"}, {"name": "sdarts_rs"}, {"name": "gaea"}]
+           {"name": "fair_darts"}, {"name": "darts_minus"}, {"name": "sdarts_rs"}, {"name": "sdarts_adv"},
+           {"name": "gaea"}]
 
 
 def config(data, store, method, space="nb201", epochs=2, supernet=None, **extra):

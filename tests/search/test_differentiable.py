@@ -288,14 +288,108 @@ def test_darts_minus_adds_a_linearly_decaying_skip_weight():
     assert method.distribution().sum(-1) == pytest.approx([1.0] * 6)  # derived from alpha alone
 
 
-def test_sdarts_perturbs_only_the_weight_step_within_epsilon():
+def test_clip_to_simplex_clamps_renormalises_and_rescues_an_empty_edge():
+    from nasplug.search.oneshot.sdarts import clip_to_simplex
+
+    w = torch.tensor([[-0.1, 0.5, 0.7], [-0.2, -0.1, -0.3], [0.3, 2.0, 0.9]])
+    mask = torch.tensor([[True, True, True], [True, True, True], [True, True, False]])
+    out = clip_to_simplex(w, mask)
+    expected = [[0.0, 0.5 / 1.2, 0.7 / 1.2], [0.0, 1.0, 0.0], [0.3 / 1.3, 1.0 / 1.3, 0.0]]
+    assert out.numpy() == pytest.approx(np.array(expected), abs=1e-7)
+
+
+def test_sdarts_rs_perturbs_only_the_weight_step_with_clipped_uniform_noise():
+    from nasplug.search.oneshot.sdarts import clip_to_simplex
+
     net = tiny_nb201()
-    method = make(SDARTS, net, epsilon=0.03, epsilon_end=0.3)
-    noisy = method.train_weights(np.random.default_rng(0)) - method.mixture().detach()
-    assert float(noisy.abs().max()) <= 0.03 and float(noisy.abs().max()) > 0.02
-    assert torch.equal(method.arch_weights(np.random.default_rng(0)), method.mixture())
-    method.start_epoch(9, 10)
-    assert method.epsilon() == pytest.approx(0.3)
+    method = make(SDARTS, net)
+    with torch.no_grad():
+        method.alpha.copy_(torch.tensor([-6.0, -5.0, 0.0, 1.0, 4.0]).repeat(6, 1))  # sharp rows: noise pushes some below 0
+    clean = method.mixture().detach()
+    noise = np.random.default_rng(0).uniform(-0.03, 0.03, size=(6, 5))
+    expected = clean.numpy() + noise
+    expected = np.clip(expected, 0, 1)
+    expected /= expected.sum(-1, keepdims=True)
+    got = method.train_weights(np.random.default_rng(0))
+    assert got.numpy() == pytest.approx(expected, abs=1e-6)
+    assert bool((got == 0).any())  # the clip did act
+    assert torch.allclose(clip_to_simplex(got, method.mask), got, atol=1e-7)  # already on the simplex
+    assert torch.equal(method.arch_weights(np.random.default_rng(0)), method.mixture())  # the architecture step is DARTS'
+    # epsilon: 0.03 + 0.27 * epoch / epochs (the authors' schedule); constant when epsilon_end = epsilon
+    for epoch, eps in ((0, 0.03), (5, 0.165), (9, 0.273)):
+        method.start_epoch(epoch, 10)
+        assert method.epsilon() == pytest.approx(eps)
+    constant = make(SDARTS, net, epsilon_end=0.03)
+    constant.start_epoch(9, 10)
+    assert constant.epsilon() == pytest.approx(0.03)
+    unclipped = make(SDARTS, net, clip=False)
+    with torch.no_grad():
+        unclipped.alpha.copy_(method.alpha)
+    assert unclipped.train_weights(np.random.default_rng(0)).numpy() == pytest.approx(clean.numpy() + noise, abs=1e-6)
+
+
+def test_a_zero_weight_gets_the_plain_mixture_gradient_only_inside_run_zero_weighted():
+    from nasplug.spaces.supernets import run_zero_weighted
+
+    class Scale(torch.nn.Module):
+        def __init__(self, k):
+            super().__init__()
+            self.k = k
+
+        def forward(self, x):
+            return self.k * x
+
+    op = MixedOp([Scale(1.0), Scale(2.0), Scale(-3.0)])
+    x = torch.linspace(-1, 2, 12).view(3, 4)
+    target = torch.ones(3, 4)
+
+    def grad(weights_value):
+        w = torch.tensor(weights_value, requires_grad=True)
+        ((op(x, weights=w) - target) ** 2).sum().backward()
+        return w.grad
+
+    w = [0.6, 0.4, 0.0]
+    y = 0.6 * x + 0.4 * 2 * x
+    upstream = 2 * (y - target)
+    straight = grad(w)
+    assert float(straight[2]) == pytest.approx(float(upstream.sum()))  # GDAS's straight-through scalar
+    with run_zero_weighted():
+        plain = grad(w)
+    assert float(plain[2]) == pytest.approx(float((upstream * -3.0 * x).sum()))
+    assert plain[:2].tolist() == pytest.approx(straight[:2].tolist())
+
+
+def test_sdarts_adv_takes_the_projected_sign_gradient_ascent_step_on_the_training_loss():
+    from nasplug.search.oneshot.sdarts import SDARTSADV, clip_to_simplex
+
+    net = tiny_nb201()
+    x, y = batch(8, 3)
+    method = make(SDARTSADV, net, attack_steps=1, random_start=False)
+    with torch.no_grad():
+        method.alpha.copy_(torch.linspace(-1, 1, 30).view(6, 5))
+    clean = method.mixture().detach()
+    net.eval()
+    w = clean.clone().requires_grad_(True)
+    g, = torch.autograd.grad(F.cross_entropy(net(x, weights=w), y), w)
+    expected = clip_to_simplex(clean + (2 * 0.03 * g.sign()).clamp(-0.03, 0.03), method.mask)
+    with torch.no_grad():
+        loss_clean = float(F.cross_entropy(net(x, weights=clean), y))
+        loss_expected = float(F.cross_entropy(net(x, weights=expected), y))
+    net.train()
+    got = method.weight_step_weights(net, x, y, np.random.default_rng(0))
+    assert net.training  # the attack runs in eval mode and restores the mode
+    assert loss_expected > loss_clean  # on this batch the step raises the loss, so it is kept
+    assert torch.allclose(got, expected, atol=1e-6)
+    # seven steps with a random start: a point of the simplex whose training loss is at least the clean one's
+    method = make(SDARTSADV, net)
+    with torch.no_grad():
+        method.alpha.copy_(torch.linspace(-1, 1, 30).view(6, 5))
+    got = method.weight_step_weights(net, x, y, np.random.default_rng(1))
+    assert torch.allclose(got.sum(-1), torch.ones(6)) and bool((got >= 0).all())
+    net.eval()
+    with torch.no_grad():
+        assert float(F.cross_entropy(net(x, weights=got), y)) >= loss_clean
+    assert not torch.equal(got, clean)  # on this batch the attack finds a worse point
 
 
 def test_gaea_moves_the_weights_by_exponentiated_gradient_on_the_simplex():

@@ -7,7 +7,9 @@ with the chosen candidates' tensors copied in (:func:`inherit`).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -15,13 +17,28 @@ from torch import nn
 
 from nasplug.core.errors import ConfigError
 
+_RUN_ZERO_WEIGHTED = contextvars.ContextVar("nasplug_run_zero_weighted", default=False)
+
+
+@contextlib.contextmanager
+def run_zero_weighted() -> Iterator[None]:
+    """Inside this block a mixture runs every option whose weight needs a gradient, zero or not,
+    so a zero weight's gradient is ``sum(dL/dy * op(x))`` as in a plain weighted sum (SDARTS-ADV's
+    attack on weights clipped to the simplex), instead of GDAS's straight-through scalar."""
+    token = _RUN_ZERO_WEIGHTED.set(True)
+    try:
+        yield
+    finally:
+        _RUN_ZERO_WEIGHTED.reset(token)
+
 
 class MixedOp(nn.Module):
     """The options of one decision: run one (``choice``) or the weighted sum (``weights``).
 
     An option whose weight is exactly zero is not run: without a gradient it is skipped, with one
     it contributes the weight itself as a scalar (zero in value, so the output is unchanged), which
-    passes a straight-through gradient to it as GDAS's hard Gumbel-softmax forward does. An option
+    passes a straight-through gradient to it as GDAS's hard Gumbel-softmax forward does (inside
+    :func:`run_zero_weighted` it is run and weighted like the others instead). An option
     whose module says ``outputs_zeros`` (the ``none`` op) is left out of a mixture: its term
     ``w * 0`` adds nothing and passes no gradient, so the output and every gradient are the same,
     without the work.
@@ -52,8 +69,9 @@ class MixedOp(nn.Module):
             return self.candidates[choice](x)
         out: torch.Tensor | None = None
         scalars: torch.Tensor | None = None
+        run_zeros = _RUN_ZERO_WEIGHTED.get() and weights.requires_grad  # type: ignore[union-attr]
         for k, (w, value, op) in enumerate(zip(weights, weights.tolist(), self.candidates)):  # type: ignore[union-attr]
-            if value == 0.0:
+            if value == 0.0 and not run_zeros:
                 if w.requires_grad:
                     scalars = w if scalars is None else scalars + w
                 continue

@@ -118,6 +118,11 @@ class DARTS(OneShotMethod):
         """Op weights of the weight step (no gradient to alpha)."""
         return self.mixture().detach()
 
+    def weight_step_weights(self, supernet: Any, x: Any, y: Any, rng: np.random.Generator) -> Any:
+        """Op weights of the weight step on the batch ``(x, y)``: :meth:`train_weights` (SDARTS-ADV
+        attacks them on the batch)."""
+        return self.train_weights(rng)
+
     def regulariser(self) -> Any:
         """A loss on the architecture parameters added to the validation loss (none for DARTS)."""
         return 0.0
@@ -143,7 +148,7 @@ class DARTS(OneShotMethod):
             raise ConfigError(f"{type(self).__name__} needs a validation batch with every training batch")
         arch_loss = self.arch_step(supernet, (x, y), valid, optimizer, rng) if self.updates_architecture() else float("nan")
         optimizer.zero_grad(set_to_none=True)
-        logits = supernet(x, weights=self.train_weights(rng))
+        logits = supernet(x, weights=self.weight_step_weights(supernet, x, y, rng))
         loss = F.cross_entropy(logits, y)
         loss.backward()
         if grad_clip:
