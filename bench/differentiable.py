@@ -60,7 +60,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 #: The methods, headline ones first; ``darts2`` is DARTS second order (DARTS-V2).
 METHODS = ("darts", "gdas", "gdas_50ep", "darts_minus", "fair_darts", "darts2", "drnas", "drnas_kl_50ep", "pc_darts",
-           "sdarts_rs", "sdarts_rs_const_50ep", "gaea", "p_darts", "sdarts_adv")
+           "sdarts_rs", "sdarts_rs_const_50ep", "gaea", "p_darts", "sdarts_adv", "gdas_25k")
 #: Search epochs where a method's NB201 reference differs from the setting's (NAS-Bench-201's 50):
 #: NAS-Bench-201's GDAS config (``configs/nas-benchmark/algos/GDAS.config``) searches 240 epochs,
 #: its tau annealed from 10 to 0.1 over them (one sampled op per edge trains each op's weights about
@@ -74,7 +74,13 @@ REFERENCE_EPOCHS = {"gdas": 240, "drnas": 100, "sdarts_rs": 100, "sdarts_adv": 1
 #: epsilon 0.03 and no clip onto the simplex (our default before the authors' schedule was adopted).
 VARIANTS: dict[str, tuple[str, int, dict[str, Any]]] = {
     "gdas_50ep": ("gdas", 50, {}), "drnas_kl_50ep": ("drnas", 50, {"reg_type": "kl"}),
-    "sdarts_rs_const_50ep": ("sdarts_rs", 50, {"epsilon_end": 0.03, "clip": False})}
+    "sdarts_rs_const_50ep": ("sdarts_rs", 50, {"epsilon_end": 0.03, "clip": False}),
+    "gdas_25k": ("gdas", 240, {})}
+#: Variants that also change the data: ``gdas_25k`` searches GDAS on 25,000 + 25,000 images
+#: (NAS-Bench-201's cifar10-valid halves) at the setting's supernet, to tell whether GDAS' collapse
+#: on the small split comes from too few weight updates per sampled op (about 94,000 steps in
+#: NAS-Bench-201's run against 19,000 on the 5,000-image split).
+VARIANT_SPLITS: dict[str, list[int]] = {"gdas_25k": [25000, 25000]}
 METRICS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 #: Published NAS-Bench-201 results (CIFAR-10 / CIFAR-100 / ImageNet16-120 test accuracy, mean over
 #: the papers' seeds) with their sources: where one of our seed papers quotes a method, that quote
@@ -88,6 +94,7 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "pc_darts": ("93.41 / 67.48 / 41.31", "as quoted by the DSM-NAS paper, Table II (PC-DARTS itself reports no NB201 run)"),
     "darts_minus": ("93.80 / 73.02 / 46.41", "as quoted by the DSM-NAS paper, Table II"),
     "gdas_50ep": ("(NAS-Bench-201 runs GDAS for 240 epochs)", "GDAS at DARTS' 50 epochs: the budget check"),
+    "gdas_25k": ("(NAS-Bench-201: 25,000 + 25,000 images)", "GDAS on 25,000 + 25,000 images: the data check"),
     "drnas_kl_50ep": ("(DrNAS's script: l2 anchor, 100 epochs)", "DrNAS with the KL anchor at 50 epochs"),
     "sdarts_rs": ("(not reported on NB201)", "SDARTS reports the DARTS space only"),
     "sdarts_adv": ("(not reported on NB201)", "SDARTS reports the DARTS space only"),
@@ -125,11 +132,12 @@ def method_spec(method: str, setting: str) -> dict[str, Any]:
 
 def search_config(setting: str, method: str, seed: int, device: str) -> dict[str, Any]:
     s = SETTINGS[setting]
+    split = s["split"] if setting == "tiny" else VARIANT_SPLITS.get(method, s["split"])
     return {"kind": "oneshot", "seed": seed, "name": f"{method}-{setting}-s{seed}", "space": "nb201",
             "store": {"path": str(work_dir(setting) / f"{method}-s{seed}.db")},
-            "data": {"path": str(data_path()), "split": s["split"], "device": device},
+            "data": {"path": str(data_path()), "split": split, "device": device},
             "oneshot": {"method": method_spec(method, setting), "epochs": search_epochs(method, setting),
-                        "batch_size": s["batch_size"], "supernet": s["supernet"], "eval_archs": 0, "eval_images": min(s["eval_images"], s["split"][1]),
+                        "batch_size": s["batch_size"], "supernet": s["supernet"], "eval_archs": 0, "eval_images": min(s["eval_images"], split[1]),
                         "report": list(METRICS), "threads": 1}}
 
 

@@ -195,3 +195,12 @@ def test_the_bench_searches_each_method_for_its_nas_bench_201_epochs(bench_modul
     assert drnas["drnas"]["epochs"] == 100 and "reg_type" not in drnas["drnas"]["method"]
     assert drnas["drnas_kl_50ep"]["epochs"] == 50 and drnas["drnas_kl_50ep"]["method"]["reg_type"] == "kl"
     assert bench.search_config("tiny", "gdas", 0, "cpu")["oneshot"]["epochs"] == bench.SETTINGS["tiny"]["epochs"]
+    sdarts = {m: bench.search_config("cpu", m, 0, "cpu")["oneshot"] for m in ("sdarts_rs", "sdarts_adv", "sdarts_rs_const_50ep")}
+    assert [sdarts[m]["epochs"] for m in sdarts] == [100, 100, 50]
+    assert sdarts["sdarts_rs_const_50ep"]["method"] | {"hessian_images": 0} == {"name": "sdarts_rs", "epsilon_end": 0.03, "clip": False,
+                                                                              "hessian_images": 0}
+    # the data variant: GDAS on NAS-Bench-201's 25,000 + 25,000 halves, the others on the setting's split
+    big, small = (bench.search_config("cpu", m, 0, "cpu") for m in ("gdas_25k", "gdas"))
+    assert big["data"]["split"] == [25000, 25000] and small["data"]["split"] == [5000, 5000]
+    assert big["oneshot"]["epochs"] == 240 and big["oneshot"]["method"]["name"] == "gdas"
+    assert big["store"]["path"] != small["store"]["path"]
