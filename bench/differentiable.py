@@ -60,22 +60,31 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 #: The methods, headline ones first; ``darts2`` is DARTS second order (DARTS-V2).
 METHODS = ("darts", "gdas", "gdas_50ep", "darts_minus", "fair_darts", "darts2", "drnas", "drnas_kl_50ep", "pc_darts",
-           "sdarts_rs", "sdarts_rs_const_50ep", "gaea", "p_darts", "sdarts_adv", "gdas_25k")
+           "sdarts_rs", "sdarts_rs_const_50ep", "gaea", "gaea_bilevel_50ep", "p_darts", "sdarts_adv", "gdas_25k")
 #: Search epochs where a method's NB201 reference differs from the setting's (NAS-Bench-201's 50):
 #: NAS-Bench-201's GDAS config (``configs/nas-benchmark/algos/GDAS.config``) searches 240 epochs,
 #: its tau annealed from 10 to 0.1 over them (one sampled op per edge trains each op's weights about
 #: a fifth as often as DARTS' mixture); DrNAS's NAS-Bench-201 script (``201-space/train_search.py``)
 #: and SDARTS' (``nasbench201/train_search.py``) 100. Applies to the ``cpu`` and paper settings (not
 #: ``tiny``).
-REFERENCE_EPOCHS = {"gdas": 240, "drnas": 100, "sdarts_rs": 100, "sdarts_adv": 100}
+REFERENCE_EPOCHS = {"gdas": 240, "drnas": 100, "sdarts_rs": 100, "sdarts_adv": 100, "gaea": 25}
+#: Method options of a method's NAS-Bench-201 reference runs where they differ from the plugin's
+#: defaults (which follow the method's DARTS-space reference): GAEA's NAS-Bench-201 command
+#: (``gaea_release`` README, the published "GAEA DARTS (ERM)" row) searches without ``none``
+#: (``exclude_zero``) at a single level, for 25 epochs of a 50-epoch cosine schedule with weight
+#: decay 3e-4 (``configs/cnn/mode/search_nasbench201.yaml``).
+NB201_OPTIONS: dict[str, dict[str, Any]] = {"gaea": {"exclude_none": True, "single_level": True}}
+NB201_RUN_OPTIONS: dict[str, dict[str, Any]] = {"gaea": {"schedule_epochs": 50, "weight_decay": 3e-4}}
 #: Bench rows that rerun a method under another budget or options: ``gdas_50ep`` is GDAS at DARTS'
 #: 50 epochs; ``drnas_kl_50ep`` DrNAS at 50 epochs with the KL anchor (our default before the
 #: reference's l2 was adopted); ``sdarts_rs_const_50ep`` SDARTS-RS at 50 epochs with a constant
-#: epsilon 0.03 and no clip onto the simplex (our default before the authors' schedule was adopted).
+#: epsilon 0.03 and no clip onto the simplex (our default before the authors' schedule was adopted);
+#: ``gaea_bilevel_50ep`` GAEA with its DARTS-space options (bilevel, ``none`` searched) for 50 epochs.
 VARIANTS: dict[str, tuple[str, int, dict[str, Any]]] = {
     "gdas_50ep": ("gdas", 50, {}), "drnas_kl_50ep": ("drnas", 50, {"reg_type": "kl"}),
     "sdarts_rs_const_50ep": ("sdarts_rs", 50, {"epsilon_end": 0.03, "clip": False}),
-    "gdas_25k": ("gdas", 240, {})}
+    "gdas_25k": ("gdas", 240, {}),
+    "gaea_bilevel_50ep": ("gaea", 50, {})}
 #: Variants that also change the data: ``gdas_25k`` searches GDAS on 25,000 + 25,000 images
 #: (NAS-Bench-201's cifar10-valid halves) at the setting's supernet, to tell whether GDAS' collapse
 #: on the small split comes from too few weight updates per sampled op (about 94,000 steps in
@@ -101,6 +110,8 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "sdarts_rs_const_50ep": ("(SDARTS' script: epsilon 0.03 -> 0.3, clipped, 100 epochs)",
                              "SDARTS-RS with a constant epsilon 0.03, unclipped, 50 epochs"),
     "gaea": ("94.10 / 73.43 / 46.36", "GAEA (Li et al. 2021), Table 2, GAEA DARTS (ERM) (not quoted by our seed papers)"),
+    "gaea_bilevel_50ep": ("(GAEA's NB201 runs: single level, no none, 25 epochs)",
+                          "GAEA bilevel with none searched, 50 epochs"),
     "fair_darts": ("(not reported on NB201)", "Fair DARTS reports the DARTS space only"),
     "p_darts": ("(not reported on NB201)", "P-DARTS reports the DARTS space only"),
 }
@@ -119,9 +130,9 @@ def search_epochs(method: str, setting: str) -> int:
     return REFERENCE_EPOCHS.get(method, SETTINGS[setting]["epochs"])
 
 
-def method_spec(method: str, setting: str) -> dict[str, Any]:
+def method_spec(method: str, setting: str, nb201: bool = True) -> dict[str, Any]:
     s = SETTINGS[setting]
-    method, _, options = VARIANTS.get(method, (method, 0, {}))
+    method, _, options = VARIANTS.get(method, (method, 0, NB201_OPTIONS.get(method, {}) if nb201 else {}))
     spec: dict[str, Any] = {"name": "darts", "order": 2} if method == "darts2" else {"name": method}
     spec.update(options)
     spec["hessian_images"] = s["hessian_images"]
@@ -138,7 +149,8 @@ def search_config(setting: str, method: str, seed: int, device: str) -> dict[str
             "data": {"path": str(data_path()), "split": split, "device": device},
             "oneshot": {"method": method_spec(method, setting), "epochs": search_epochs(method, setting),
                         "batch_size": s["batch_size"], "supernet": s["supernet"], "eval_archs": 0, "eval_images": min(s["eval_images"], split[1]),
-                        "report": list(METRICS), "threads": 1}}
+                        "report": list(METRICS), "threads": 1,
+                        **({} if method in VARIANTS else NB201_RUN_OPTIONS.get(method, {}))}}
 
 
 def search(setting: str, method: str, seed: int, device: str) -> dict[str, Any]:
@@ -189,7 +201,7 @@ def darts_space_search(setting: str, method: str, device: str) -> dict[str, Any]
     config = {"kind": "oneshot", "seed": 0, "name": f"{method}-darts-{setting}", "space": "darts",
               "store": {"path": str(work_dir(setting) / f"darts-space-{method}.db")},
               "data": {"path": str(data_path()), "split": s["darts_split"], "device": device},
-              "oneshot": {"method": {**method_spec(method, setting), "hessian_every": 0}, "epochs": s["darts_epochs"],
+              "oneshot": {"method": {**method_spec(method, setting, nb201=False), "hessian_every": 0}, "epochs": s["darts_epochs"],
                           "batch_size": s["batch_size"],
                           "supernet": {**s["darts_space"], **({"channels": 2 * s["darts_space"]["channels"]} if method == "pc_darts" and setting == "tiny" else {})},
                           "eval_archs": 0, "eval_images": min(500, s["darts_split"][1]), "threads": 1}}

@@ -204,3 +204,9 @@ def test_the_bench_searches_each_method_for_its_nas_bench_201_epochs(bench_modul
     assert big["data"]["split"] == [25000, 25000] and small["data"]["split"] == [5000, 5000]
     assert big["oneshot"]["epochs"] == 240 and big["oneshot"]["method"]["name"] == "gdas"
     assert big["store"]["path"] != small["store"]["path"]
+    # GAEA as its NAS-Bench-201 command runs it; the variant and the DARTS-space search with the plugin's defaults
+    gaea, bilevel = (bench.search_config("cpu", m, 0, "cpu")["oneshot"] for m in ("gaea", "gaea_bilevel_50ep"))
+    assert gaea["method"]["exclude_none"] and gaea["method"]["single_level"] and gaea["epochs"] == 25
+    assert gaea["schedule_epochs"] == 50 and gaea["weight_decay"] == 3e-4
+    assert "exclude_none" not in bilevel["method"] and "schedule_epochs" not in bilevel and bilevel["epochs"] == 50
+    assert "exclude_none" not in bench.method_spec("gaea", "cpu", nb201=False)

@@ -53,6 +53,17 @@ def test_a_oneshot_run_stores_each_epoch_and_a_checkpoint(trained):
     assert derived["regret_cifar10_test"] == pytest.approx(94.37333 - derived["cifar10_test"], abs=1e-3)
 
 
+def test_schedule_epochs_sets_the_cosine_schedule_length(tiny_zip, tmp_path):
+    """Two epochs of a four-epoch cosine schedule: lr 0.025, then the schedule's value at 1/4."""
+    import math
+
+    result = run(oneshot_config(tiny_zip, tmp_path / "runs.db", epochs=2, schedule_epochs=4, eval_archs=0))
+    with Store(tmp_path / "runs.db") as s:
+        lrs = [e["lr"] for e in s.epochs(result.id)]
+    expected = 0.001 + (0.025 - 0.001) * (1 + math.cos(math.pi / 4)) / 2
+    assert lrs == pytest.approx([0.025, expected])
+
+
 def test_resume_after_an_interruption_ends_with_bit_identical_weights(tiny_zip, tmp_path):
     from nasplug.core.hookspecs import hookimpl
     from nasplug.core.plugins import plugin_manager

@@ -121,6 +121,43 @@ def test_darts_first_order_steps_alpha_by_adam_on_the_validation_gradient():
     assert out["arch_loss"] == pytest.approx(float(loss.detach()), rel=1e-5)
 
 
+def test_single_level_steps_alpha_on_the_training_batch_not_the_validation_batch():
+    (x, y), (xv, yv) = batch(8, 1), batch(8, 2)
+    outcomes = {}
+    for name, single, valid in (("single", True, (xv, yv)), ("bilevel_on_train", False, (x, y)),
+                                ("bilevel", False, (xv, yv))):
+        net = tiny_nb201()
+        method = make(DARTS, net, single_level=single)
+        torch.manual_seed(0)
+        method.train_step(net, x, y, torch.optim.SGD(net.parameters(), lr=0.0), np.random.default_rng(0), valid=valid)
+        outcomes[name] = method.alpha.detach().clone()
+    assert torch.equal(outcomes["single"], outcomes["bilevel_on_train"])
+    assert not torch.equal(outcomes["single"], outcomes["bilevel"])
+
+
+@pytest.mark.parametrize("cls", [DARTS, GAEA, GDAS])
+def test_exclude_none_leaves_none_out_of_every_mixture_and_the_derived_cell(cls):
+    net = tiny_nb201()
+    method = make(cls, net, exclude_none=True)
+    none = OPS.index("none")
+    with torch.no_grad():  # none would be the strongest op everywhere
+        if cls is GAEA:
+            method.alpha.copy_(torch.full((6, 5), 0.1).index_fill_(1, torch.tensor([none]), 0.6) * method.mask)
+            method.alpha.div_(method.alpha.sum(-1, keepdim=True))
+        else:
+            method.alpha.index_fill_(1, torch.tensor([none]), 5.0)
+    for weights in (method.mixture(), method.arch_weights(np.random.default_rng(0)), method.train_weights(np.random.default_rng(1))):
+        assert float(weights.detach()[:, none].abs().max()) == 0.0
+        assert weights.detach().sum(-1).tolist() == pytest.approx([1.0] * 6)
+    assert "none" not in method.current_arch(net)
+    assert make(cls, net).mask[:, none].all()  # off by default: none competes
+
+
+def test_drnas_refuses_exclude_none():
+    with pytest.raises(ConfigError, match="exclude_none"):
+        make(DrNAS, tiny_nb201(), exclude_none=True)
+
+
 def _smooth(module):
     """ReLU -> Softplus: a finite difference across ReLU kinks measures the kinks, not the
     second-order machinery (the gradient in alpha jumps where an activation changes sign)."""

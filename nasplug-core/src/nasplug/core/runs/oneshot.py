@@ -44,6 +44,8 @@ class OneShotOptions:
     """The ``[oneshot]`` table. Training defaults are NAS-Bench-201's one-shot search settings
     (Dong & Yang 2020, ``configs/nas-benchmark/algos``): 50 epochs of batch 64, SGD lr 0.025
     cosine-annealed to 0.001, momentum 0.9, Nesterov, weight decay 5e-4, gradient clip 5.
+    ``schedule_epochs``: the cosine schedule's length when it is not the run's (or a stage's)
+    epochs, e.g. GAEA's NAS-Bench-201 searches stop after 25 epochs of a 50-epoch schedule.
 
     ``supernet``: options of the space's supernet (nb201: ``channels``, ``cells_per_stage``).
     ``eval_archs`` architectures (fixed by the seed) are scored after every epoch on
@@ -63,6 +65,7 @@ class OneShotOptions:
     weight_decay: float = attrs.field(default=5e-4, validator=number_in(0.0, None))
     grad_clip: float | None = attrs.field(default=5.0, validator=number_in(0.0, None, optional=True))
     schedule: str = attrs.field(default="cosine", validator=one_of("cosine", "constant"))
+    schedule_epochs: int | None = attrs.field(default=None, validator=number_in(1, None, optional=True))
     supernet: dict = attrs.field(factory=dict, validator=_mapping)
     eval_archs: int = attrs.field(default=20, validator=non_negative_int)
     eval_images: int | None = attrs.field(default=None, validator=number_in(1, None, optional=True))
@@ -131,7 +134,7 @@ class OneShotRun(RunKind):
         optimizer = torch.optim.SGD(supernet.parameters(), lr=o.lr, momentum=o.momentum,
                                     nesterov=o.nesterov and o.momentum > 0, weight_decay=o.weight_decay)
         if o.schedule == "cosine":
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=o.min_lr)
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=o.schedule_epochs or epochs, eta_min=o.min_lr)
         else:
             schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _epoch: 1.0)
         return optimizer, schedule

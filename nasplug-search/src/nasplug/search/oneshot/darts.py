@@ -35,7 +35,11 @@ class DartsConfig:
     alpha initialised as ``init_scale`` 1e-3 times a standard normal draw.
 
     ``include_none``: whether ``none`` competes in the per-edge argmax on NAS-Bench-201 (true, as
-    NAS-Bench-201's code does; the DARTS space always drops it).
+    NAS-Bench-201's code does; the DARTS space always drops it). ``exclude_none``: leave ``none``
+    out of the search itself (its weight fixed at 0 in every mixture; GAEA's NAS-Bench-201 runs,
+    ``exclude_zero``). ``single_level``: the architecture step runs on the weight step's training
+    batch instead of a validation batch (GAEA's "ERM" setting; its code draws another batch of the
+    training set, we reuse the step's own so that a resumed run repeats the same steps).
 
     Diagnostics: the dominant eigenvalue of the Hessian of the validation loss with respect to
     alpha (Zela et al. 2020), by ``hessian_iterations`` 10 power iterations on ``hessian_images``
@@ -49,6 +53,8 @@ class DartsConfig:
     init_scale: float = attrs.field(default=1e-3, validator=number_in(0.0, None))
     unrolled_epsilon: float = attrs.field(default=0.01, validator=number_in(0.0, None))
     include_none: bool = attrs.field(default=True, validator=boolean)
+    exclude_none: bool = attrs.field(default=False, validator=boolean)
+    single_level: bool = attrs.field(default=False, validator=boolean)
     hessian_every: int = attrs.field(default=5, validator=non_negative_int)
     hessian_images: int = attrs.field(default=64, validator=positive_int)
     hessian_iterations: int = attrs.field(default=10, validator=positive_int)
@@ -62,11 +68,17 @@ class DARTS(OneShotMethod):
     uses_validation = True
 
     # --- set-up --------------------------------------------------------------------------------
+    #: Whether the method's op weights honour :attr:`mask` (``exclude_none`` needs it).
+    masks_options = True
+
     def check_supernet(self, supernet: Any) -> None:
         missing = [a for a in ("discretise", "option_names") if not hasattr(supernet, a)]
         if missing:
             raise ConfigError(f"{type(self).__name__} discretises architecture weights, but this space's supernet has no "
                               f"{' or '.join(missing)}; use spos or fairnas on it, or nb201 / darts")
+        if self.config.exclude_none and not self.masks_options:
+            raise ConfigError(f"{type(self).__name__} weighs every op of an edge, so exclude_none cannot leave none out; "
+                              "drop exclude_none or use darts / gaea")
 
     def setup(self, supernet: Any, device: str) -> None:
         import torch
@@ -75,7 +87,10 @@ class DARTS(OneShotMethod):
         n, m = len(decisions), max(decisions)
         self.device = device
         #: True where a decision has that option (decisions may have fewer options than the widest).
-        self.mask = torch.tensor([[j < d for j in range(m)] for d in decisions], device=device)
+        names = supernet.option_names
+        drop_none = self.config.exclude_none
+        self.mask = torch.tensor([[j < d and not (drop_none and names[e][j] == "none") for j in range(m)]
+                                  for e, d in enumerate(decisions)], device=device)
         self.alpha = torch.nn.Parameter(self.initial_alpha(n, m).to(device))
         self.arch_parameters = [self.alpha, *self.extra_parameters(supernet)]
         self.arch_optimizer = self.make_arch_optimizer()
@@ -132,7 +147,7 @@ class DARTS(OneShotMethod):
         return self.mixture().detach().cpu().numpy()
 
     def current_arch(self, supernet: Any) -> Hashable | None:
-        return supernet.discretise(self.distribution(), include_none=self.config.include_none)
+        return supernet.discretise(self.distribution(), include_none=self.config.include_none and not self.config.exclude_none)
 
     def paths(self, supernet: Any, rng: np.random.Generator) -> list[tuple[int, ...]]:
         """The discretised architecture's path (training itself runs on the mixture)."""
@@ -146,6 +161,8 @@ class DARTS(OneShotMethod):
 
         if valid is None:
             raise ConfigError(f"{type(self).__name__} needs a validation batch with every training batch")
+        if self.config.single_level:
+            valid = (x, y)
         arch_loss = self.arch_step(supernet, (x, y), valid, optimizer, rng) if self.updates_architecture() else float("nan")
         optimizer.zero_grad(set_to_none=True)
         logits = supernet(x, weights=self.weight_step_weights(supernet, x, y, rng))

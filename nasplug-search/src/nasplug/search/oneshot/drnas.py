@@ -36,6 +36,8 @@ class DrNAS(DARTS):
         if len(set(supernet.decisions)) != 1:
             raise ConfigError("DrNAS needs the same number of options at every decision (one Dirichlet per edge); use darts or gdas on this space")
 
+    masks_options = False  # one Dirichlet over all of an edge's ops
+
     def concentration(self) -> Any:
         from torch.nn import functional as F
 
