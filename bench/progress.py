@@ -9,7 +9,9 @@ SQLite stores are copied with SQLite's backup API (a consistent copy even while 
 them, write-ahead log included); other files (checkpoints, summaries) are copied as they are, so
 pause the bench (``kill -STOP``) while saving. A run's checkpoint (``<store>.run<id>.<kind>.pt``)
 is left out once its store marks the run finished: a finished run is never resumed, and only
-unfinished work belongs in git. Restoring never overwrites a newer work folder.
+unfinished work belongs in git. A file over 2 MB (e.g. a large training checkpoint) is not saved:
+data of that size does not belong in git; it stays in ``bench/work`` only, and the bench redoes
+that part where the work folder is gone. Restoring never overwrites a newer work folder.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ WORK = ROOT / "bench" / "work"
 PROGRESS = ROOT / "bench" / "progress"
 #: Written by SQLite next to a store; the backup copy folds them into the store itself.
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+#: The largest file ``save`` copies into the committed folder.
+MAX_SAVED_BYTES = 2 * 1024 * 1024
 
 
 #: A run's checkpoint next to its store: ``<store stem>.run<run id>.<run kind>.pt``.
@@ -46,8 +50,9 @@ def _finished_runs_checkpoint(path: Path) -> bool:
     return row is not None and row[0] == "finished"
 
 
-def copy_folder(source: Path, target: Path) -> list[str]:
-    """Copy ``source`` into ``target`` (replaced): stores by the backup API, the rest as files."""
+def copy_folder(source: Path, target: Path, max_bytes: int | None = None) -> list[str]:
+    """Copy ``source`` into ``target`` (replaced): stores by the backup API, the rest as files;
+    files over ``max_bytes`` are left out (and named on stdout)."""
     if not source.is_dir():
         raise SystemExit(f"error: {source} is not a folder; `list` shows what there is")
     if target.exists():
@@ -55,6 +60,10 @@ def copy_folder(source: Path, target: Path) -> list[str]:
     copied = []
     for path in sorted(source.rglob("*")):
         if path.is_dir() or _is_side_file(path) or _finished_runs_checkpoint(path):
+            continue
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            print(f"left out {path.relative_to(source)} ({path.stat().st_size / 2**20:.1f} MB, over "
+                  f"{max_bytes / 2**20:.0f} MB): it stays in {source.name} under bench/work only")
             continue
         out = target / path.relative_to(source)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.folder or "/" in args.folder or args.folder.startswith("."):
         raise SystemExit("error: name one folder under bench/work, e.g. `save differentiable-cpu`")
     if args.action == "save":
-        copied = copy_folder(WORK / args.folder, PROGRESS / args.folder)
+        copied = copy_folder(WORK / args.folder, PROGRESS / args.folder, MAX_SAVED_BYTES)
         print(f"saved {len(copied)} files to bench/progress/{args.folder}; commit them")
     else:
         target = WORK / args.folder

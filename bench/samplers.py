@@ -127,7 +127,7 @@ def active_learning(data: Data, sampler_spec: dict, predictor_spec: dict, seed: 
                        holdout_mse=metrics.mse(held / 100.0, y[data.holdout] / 100.0),
                        distinct_graphs=len({data.keys[i] for i in labelled}),
                        histogram_distance=metrics.histogram_distance(y[labelled], y),
-                       predictions=np.round(pred, 3).tolist())  # of the unlabelled architectures, for stratified metrics
+                       **stratified(pred, y[unl], y[labelled], y))
         trace = getattr(sampler, "last_trace", None)
         if trace is not None and r > 0:
             row["trace"] = {"mode": trace.mode, "hopkins": trace.hopkins, "candidates": trace.candidates,
@@ -158,6 +158,12 @@ class Cache:
         with self.path.open("ab", buffering=0) as f:
             f.write((json.dumps({"key": key, "run": run}, default=float) + "\n").encode())
 
+    def compact(self) -> None:
+        """Rewrite the file with one line per run (changed runs were appended)."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(json.dumps({"key": k, "run": r}, default=float) + "\n" for k, r in self.runs.items()))
+        tmp.replace(self.path)
+
     def get(self, key: str, compute: Any) -> Any:
         if key not in self.runs:
             self.runs[key] = compute()
@@ -179,47 +185,54 @@ def _checkpoint(run: dict, labels: int) -> dict:
     return next(r for r in run["rounds"] if r["labels"] == labels)
 
 
-def backfill(run: dict, data: "Data", predictor_spec: dict, seed: int) -> bool:
-    """Add the checkpoint predictions to a run cached before they were kept, by refitting the
-    checkpoint's predictor (same labelled set, same derived fit seed, hence the same network).
-    Returns whether anything was added."""
-    added = False
-    for r, row in enumerate(run["rounds"]):
-        if row["labels"] not in CHECKPOINTS or "predictions" in row:
-            continue
-        labelled = run["labelled"][:row["labels"]]
-        predictor = registry().create("predictor", predictor_spec, section="predictor", space=data.space)
-        predictor.fit([data.pool[i] for i in labelled], data.y[labelled], seed=derive_seed(seed, "fit", r))
-        mask = np.ones(len(data.pool), dtype=bool)
-        mask[labelled] = False
-        pred = predictor.predict([data.pool[i] for i in np.flatnonzero(mask)])
-        kt = metrics.kendall_tau(pred, data.y[mask])
-        if abs(kt - row["kendall_tau"]) > 1e-6:
-            print(f"  warning: refitted predictor gives KT {kt:.6f}, the run stored {row['kendall_tau']:.6f}")
-        row["predictions"] = np.round(pred, 3).tolist()
-        added = True
-    return added
+#: The stratified metrics a checkpoint keeps (see :func:`stratified`).
+STRATA = ("kt_top_half", "kt_without_tail", "mse_without_tail", "tail_share")
 
 
-def _without_predictions(run: dict) -> dict:
-    return {**run, "rounds": [{k: v for k, v in r.items() if k != "predictions"} for r in run["rounds"]]}
-
-
-def strata(run: dict, y: np.ndarray, labels: int) -> dict[str, float]:
-    """Where a checkpoint's ranking is good or bad: KT among the unlabelled architectures at or
-    above the space's median accuracy, KT and MSE without the collapsed tail (accuracy below half
-    the median: the untrainable cells), and the tail's share of the labelled set."""
-    row = _checkpoint(run, labels)
-    labelled = np.asarray(run["labelled"][:labels])
-    mask = np.ones(len(y), dtype=bool)
-    mask[labelled] = False
-    pred, truth = np.asarray(row["predictions"]), y[mask]
+def stratified(pred: np.ndarray, truth: np.ndarray, labelled_y: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Where a checkpoint's ranking is good or bad: KT among the unlabelled architectures
+    (predictions ``pred``, accuracies ``truth``) at or above the space's median accuracy, KT and
+    MSE without the collapsed tail (accuracy below half the median: the untrainable cells), and
+    the tail's share of the labelled set. Predictions are rounded to 3 decimals first, as the
+    runs cached with their predictions kept them."""
+    pred = np.round(np.asarray(pred, dtype=float), 3)
     median = float(np.median(y))
     top, keep = truth >= median, truth >= 0.5 * median
     return {"kt_top_half": metrics.kendall_tau(pred[top], truth[top]),
             "kt_without_tail": metrics.kendall_tau(pred[keep], truth[keep]),
             "mse_without_tail": metrics.mse(pred[keep] / 100.0, truth[keep] / 100.0),
-            "tail_share": float(np.mean(y[labelled] < 0.5 * median))}
+            "tail_share": float(np.mean(labelled_y < 0.5 * median))}
+
+
+def _stale(row: dict) -> bool:
+    """A checkpoint row cached before the stratified metrics were kept (or still holding predictions)."""
+    return row["labels"] in CHECKPOINTS and ("predictions" in row or not all(k in row for k in STRATA))
+
+
+def backfill(run: dict, data: "Data", predictor_spec: dict, seed: int) -> bool:
+    """Give the checkpoints of a run cached before the stratified metrics were kept those metrics:
+    from its stored predictions (which are then dropped: 120 kB per checkpoint), or else by
+    refitting the checkpoint's predictor (same labelled set, same derived fit seed, hence the same
+    network). Returns whether anything changed."""
+    changed = False
+    for r, row in enumerate(run["rounds"]):
+        if not _stale(row):
+            continue
+        labelled = run["labelled"][:row["labels"]]
+        mask = np.ones(len(data.pool), dtype=bool)
+        mask[labelled] = False
+        if "predictions" in row:
+            pred = np.asarray(row.pop("predictions"))
+        else:
+            predictor = registry().create("predictor", predictor_spec, section="predictor", space=data.space)
+            predictor.fit([data.pool[i] for i in labelled], data.y[labelled], seed=derive_seed(seed, "fit", r))
+            pred = np.asarray(predictor.predict([data.pool[i] for i in np.flatnonzero(mask)]))
+            kt = metrics.kendall_tau(pred, data.y[mask])
+            if abs(kt - row["kendall_tau"]) > 1e-6:
+                print(f"  warning: refitted predictor gives KT {kt:.6f}, the run stored {row['kendall_tau']:.6f}")
+        row.update(stratified(pred, data.y[mask], data.y[labelled], data.y))
+        changed = True
+    return changed
 
 
 def before_issue_23(dataset: str, y: np.ndarray) -> dict[str, dict[str, str]]:
@@ -367,18 +380,23 @@ def main() -> None:
                 run = get(dataset, "dare", spec, seed, data)
                 if run is not None:
                     ablation.setdefault(variant, []).append(run)
+                    keys[id(run)] = (run_key(dataset, "dare", spec, seed), seed)
     compare_seconds = time.perf_counter() - started
     if args.runs_only:
         return
     loaded: dict[str, Data] = {}
-    for (dataset, name), rs in runs.items():
-        for run in rs:
-            key, seed = keys[id(run)]
-            if not all("predictions" in _checkpoint(run, c) for c in CHECKPOINTS):
-                loaded.setdefault(dataset, Data(dataset, args.curve_size))
-                print(f"  refitting the checkpoint predictors of {dataset} {name} seed {seed}", flush=True)
-                if backfill(run, loaded[dataset], predictor, seed):
-                    cache.update(key, run)
+    changed = False
+    every_run = [(d, r) for (d, _), rs in runs.items() for r in rs] + [(args.datasets[0], r) for rs in ablation.values() for r in rs]
+    for dataset, run in every_run:
+        if not any(_stale(row) for row in run["rounds"]):
+            continue
+        if dataset not in loaded:
+            loaded[dataset] = Data(dataset, args.curve_size)
+        key, seed = keys[id(run)]
+        changed = backfill(run, loaded[dataset], predictor, seed) or changed
+        cache.runs[key] = run
+    if changed:
+        cache.compact()
     args.samplers = [name for name in args.samplers if any(runs.get((d, name)) for d in args.datasets)]
     args.datasets = [d for d in args.datasets if any(runs.get((d, name)) for name in args.samplers)]
 
@@ -418,7 +436,7 @@ def main() -> None:
              f"n* = 10, pseudo-labelled set capped at {args.max_pseudo} (paper: no cap), distribution decided per round (Hopkins rule).",
              "Schedule: 5 random initial labels (shared by all samplers of a seed), 10 per round, rounds capped to hit 78 and 150. "
              "KT / MSE on all unlabelled NB201 architectures (test accuracy after 200 epochs; MSE on the fraction scale).", ""]
-    stratified: dict[str, list[dict[str, float]]] = {}
+    strata_150: dict[str, list[dict[str, float]]] = {}
     for dataset in args.datasets:
         lines += [f"## {dataset} (mean +- std over seeds)", "", "| sampler | seeds | KT @ 78 | MSE @ 78 | KT @ 150 | MSE @ 150 |", "|---|---|---|---|---|---|"]
         for name in args.samplers:
@@ -440,8 +458,8 @@ def main() -> None:
             rs = runs.get((dataset, name), [])
             if not rs:
                 continue
-            st = [strata(run, y, 150) for run in rs]
-            stratified[f"{dataset}/{name}"] = st
+            st = [{k: _checkpoint(run, 150)[k] for k in STRATA} for run in rs]
+            strata_150[f"{dataset}/{name}"] = st
             lines.append(f"| {name} | {_fmt([_checkpoint(r, 150)['kendall_tau'] for r in rs])} | "
                          f"{_fmt([x['kt_top_half'] for x in st])} | {_fmt([x['kt_without_tail'] for x in st])} | "
                          f"{_fmt([x['mse_without_tail'] * 1e4 for x in st], 2)} e-4 | {_fmt([x['tail_share'] for x in st], 3)} |")
@@ -523,8 +541,8 @@ def main() -> None:
 
     write_results(args.out, {
         "settings": vars(args) | {"cache": str(args.cache)}, "predictor": predictor, "specs": specs, "schedule": schedule(),
-        "runs": {f"{d}/{s}": [_without_predictions(r) for r in rs] for (d, s), rs in runs.items()},
-        "stratified_150": stratified, "ablation": {v: [_without_predictions(r) for r in rs] for v, rs in ablation.items()},
+        "runs": {f"{d}/{s}": rs for (d, s), rs in runs.items()},
+        "stratified_150": strata_150, "ablation": ablation,
         "scale": scale + scale_small,
         "distribution": dist, "paper": {"table1": PAPER, "table6": PAPER_ABLATION}}, "\n".join(lines))
     _plots(runs, args, coarse, fine, header)

@@ -67,3 +67,15 @@ def test_save_leaves_out_the_checkpoints_of_finished_runs(progress, tmp_path):
     progress.main(["save", "demo-cpu"])
     saved = sorted(p.name for p in (tmp_path / "bench" / "progress" / "demo-cpu").iterdir())
     assert saved == ["m-s0.db", "m-s0.run2.oneshot.pt", "m-s0.run3.oneshot.pt", "other.run1.oneshot.pt"]
+
+
+def test_save_leaves_out_files_over_two_megabytes(progress, tmp_path, capsys):
+    """Data that large does not belong in git: it stays in bench/work only."""
+    work = tmp_path / "bench" / "work" / "demo-cpu"
+    work.mkdir(parents=True)
+    (work / "big-train.pt").write_bytes(b"x" * (progress.MAX_SAVED_BYTES + 1))
+    (work / "curve.json").write_bytes(b"y" * progress.MAX_SAVED_BYTES)
+    progress.main(["save", "demo-cpu"])
+    assert [p.name for p in (tmp_path / "bench" / "progress" / "demo-cpu").iterdir()] == ["curve.json"]
+    assert "left out big-train.pt (2.0 MB, over 2 MB)" in capsys.readouterr().out
+    assert (work / "big-train.pt").exists()

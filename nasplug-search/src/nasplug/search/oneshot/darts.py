@@ -147,7 +147,7 @@ class DARTS(OneShotMethod):
         return self.mixture().detach().cpu().numpy()
 
     def current_arch(self, supernet: Any) -> Hashable | None:
-        return supernet.discretise(self.distribution(), include_none=self.config.include_none and not self.config.exclude_none)
+        return supernet.discretise(self.distribution(), include_none=self.config.include_none)
 
     def paths(self, supernet: Any, rng: np.random.Generator) -> list[tuple[int, ...]]:
         """The discretised architecture's path (training itself runs on the mixture)."""
