@@ -5,7 +5,7 @@
     python bench/differentiable.py --phase darts_space|cost|report
     python bench/differentiable.py --methods darts,gdas --seeds 0,1,2
     python bench/differentiable.py --setting tiny           # seconds; what the tests run so this cannot rot
-    python bench/differentiable.py --setting paper --device cuda   # NAS-Bench-201's size (see differentiable_gpu.py)
+    python bench/differentiable.py --setting paper --device cuda   # the GPU path: NAS-Bench-201's size and halves
 
 Phases (each resumable: a search resumes from its last checkpoint; finished runs are skipped; the
 work folder ``bench/work/differentiable-<setting>/`` is not committed):
