@@ -123,3 +123,29 @@ def test_bad_training_data_gets_one_error_line_and_stores_nothing(case, tmp_path
 
         with Store(store) as s:
             assert s.runs() == []
+
+
+def test_cutout_zeroes_one_clipped_square_and_leaves_the_crop_and_flip_draws_alone(tiny_zip):
+    from nasplug.core.datasets import ImageSplit, channel_stats
+
+    arrays = read_images(tiny_zip, "train")
+    idx = np.arange(64)
+    mean, std = channel_stats(arrays.x[idx])
+    plain = ImageSplit(arrays, idx, mean, std, augment=True, seed=5)
+    cut = ImageSplit(arrays, idx, mean, std, augment=True, seed=5, cutout=16)
+    sides = []
+    for i in range(64):
+        a, b = plain.image(i), cut.image(i)
+        changed = np.argwhere((a != b).any(axis=0))
+        assert np.all(b[:, (a != b).any(axis=0)] == 0.0)  # the changed pixels are zeros (normalised space)
+        if len(changed):
+            (top, left), (bottom, right) = changed.min(0), changed.max(0)
+            h, w = bottom - top + 1, right - left + 1
+            assert h <= 16 and w <= 16
+            # a full rectangle: every pixel inside the box is zero in the cut image
+            assert np.all(b[:, top:bottom + 1, left:right + 1] == 0.0)
+            sides.append((h, w))
+        assert np.array_equal(b, cut.image(i))  # same (seed, epoch, image), same hole
+    assert (16, 16) in sides and any(min(s) < 16 for s in sides)  # unclipped and clipped squares both occur
+    with pytest.raises(ConfigError, match="cutout"):
+        ImageSplit(arrays, idx, mean, std, cutout=-1)

@@ -210,3 +210,32 @@ def test_the_bench_searches_each_method_for_its_nas_bench_201_epochs(bench_modul
     assert gaea["schedule_epochs"] == 50 and gaea["weight_decay"] == 3e-4
     assert "exclude_none" not in bilevel["method"] and "schedule_epochs" not in bilevel and bilevel["epochs"] == 50
     assert "exclude_none" not in bench.method_spec("gaea", "cpu", nb201=False)
+
+
+def test_the_gpu_bench_trains_derived_genotypes_by_the_evaluation_protocol(tiny_zip, tmp_path, bench_module):
+    """bench/differentiable_gpu.py (600-epoch DARTS evaluation on CUDA) in its ``tiny`` setting on
+    CPU: every genotype of a differentiable results file and DARTS' published one are trained and
+    tested, the report names the published errors, and a fresh checkout's report keeps the rows."""
+    import json
+    import shutil
+
+    bench = bench_module("differentiable_gpu")
+    searched = {"darts_space": {"fair_darts": {"normal": [["sep_conv_3x3", 0], ["dil_conv_3x3", 1]] * 4,
+                                               "reduce": [["max_pool_3x3", 0], ["skip_connect", 1]] * 4},
+                                "DARTS paper (V2)": {"normal": [], "reduce": []}, "_reference_cells": 4}}
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "differentiable_tiny.json").write_text(json.dumps(searched))
+    bench.main(["--setting", "tiny", "--phase", "evaluate", "--device", "cpu", "--data", str(tiny_zip)])
+    payload = json.loads((tmp_path / "results" / "differentiable_gpu_tiny.json").read_text())
+    assert set(payload["evaluate"]) == {"fair_darts/s0", "darts_v2_paper/s0"}
+    row = payload["evaluate"]["fair_darts/s0"]
+    assert row["genotype"].startswith("Genotype(normal=[('sep_conv_3x3', 0), ('dil_conv_3x3', 1)")
+    assert 0 <= row["test_error"] <= 100 and row["test_error"] == pytest.approx(100 - row["test_accuracy"])
+    markdown = (tmp_path / "results" / "differentiable_gpu_tiny.md").read_text()
+    assert "| fair_darts | tiny | 1 |" in markdown and "2.54 ± 0.05" in markdown and "2.76 ± 0.09" in markdown
+    shutil.rmtree(tmp_path / "bench" / "work")
+    bench.main(["--setting", "tiny", "--phase", "report", "--device", "cpu"])
+    again = json.loads((tmp_path / "results" / "differentiable_gpu_tiny.json").read_text())
+    assert again["evaluate"] == payload["evaluate"]
+    with pytest.raises(SystemExit, match="no genotype named 'nope'"):
+        bench.main(["--setting", "tiny", "--phase", "evaluate", "--methods", "nope", "--device", "cpu"])

@@ -188,15 +188,21 @@ def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class ImageSplit:
     """A torch ``Dataset`` over some images of an :class:`ImageArrays`, normalised by ``mean`` /
     ``std``; with ``augment`` each item is randomly cropped (zero padding ``pad``) and flipped,
-    the draw fixed by ``(seed, epoch, index)``. Call :meth:`set_epoch` before each epoch."""
+    then, with ``cutout > 0``, a ``cutout x cutout`` square (centre uniform over the image, clipped
+    at its border) is set to zero after normalisation (DeVries & Taylor's Cutout, as DARTS'
+    evaluation uses it); the draw is fixed by ``(seed, epoch, index)``. Call :meth:`set_epoch`
+    before each epoch."""
 
     def __init__(self, arrays: ImageArrays, indices: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
-                 augment: bool = False, pad: int = 4, seed: int = 0) -> None:
+                 augment: bool = False, pad: int = 4, seed: int = 0, cutout: int = 0) -> None:
         self.x, self.y = arrays.x, arrays.y
         self.indices = np.asarray(indices, dtype=np.int64)
         self.mean = np.asarray(mean, dtype=np.float32)
         self.std = np.asarray(std, dtype=np.float32)
         self.augment, self.pad, self.seed, self.epoch = augment, pad, int(seed), 0
+        if isinstance(cutout, bool) or not isinstance(cutout, (int, np.integer)) or cutout < 0:
+            raise ConfigError(f"cutout must be a square side in pixels >= 0 (0 = off), got {cutout!r}")
+        self.cutout = int(cutout)
         self.num_classes = len(arrays.classes)
 
     def set_epoch(self, epoch: int) -> None:
@@ -208,6 +214,7 @@ class ImageSplit:
     def image(self, i: int) -> np.ndarray:
         """Item ``i`` as a float32 CHW array (augmented when the split augments)."""
         image = self.x[self.indices[i]]
+        hole = None
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, int(i)])
             h, w = image.shape[:2]
@@ -217,7 +224,13 @@ class ImageSplit:
             image = padded[top:top + h, left:left + w]
             if rng.random() < 0.5:
                 image = image[:, ::-1]
+            if self.cutout:
+                cy, cx = rng.integers(0, h), rng.integers(0, w)
+                half = self.cutout // 2
+                hole = (slice(max(cy - half, 0), min(cy + half, h)), slice(max(cx - half, 0), min(cx + half, w)))
         out = (image.astype(np.float32) / 255.0 - self.mean) / self.std
+        if hole is not None:
+            out[hole] = 0.0
         return np.ascontiguousarray(out.transpose(2, 0, 1))
 
     def __getitem__(self, i: int) -> tuple[Any, int]:

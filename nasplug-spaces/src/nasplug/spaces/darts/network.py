@@ -3,7 +3,12 @@
 Skeleton: a 3x3 conv + BN stem at ``stem_multiplier * channels``; ``layers`` cells, where the
 cells at 1/3 and 2/3 of the depth (indices ``layers // 3`` and ``2 * layers // 3``) are reduction
 cells that halve the resolution and double the channels; global average pooling; a linear
-classifier. No auxiliary head and no drop-path (this builder serves proxies and evaluation).
+classifier. For training a derived genotype from scratch (DARTS' evaluation protocol,
+:mod:`.training`) the network takes ``auxiliary=True`` (an auxiliary classifier on the output of
+the cell at 2/3 of the depth, used only in training) and a ``drop_path_prob`` attribute (each op
+output other than an identity is zeroed per image with that probability during training and
+rescaled by ``1 / (1 - p)``); both are off by default, so proxies and inherited-weight evaluation
+see the plain network.
 
 A cell at ``C`` channels reads the outputs of the two previous cells through preprocessing:
 ReLU-conv1x1-BN for the previous cell's output, and the same for the one before, unless the
@@ -130,12 +135,37 @@ class Cell(nn.Module):
         self.edge_ops = nn.ModuleList(
             make_op(op, channels, 2 if reduction and source < 2 else 1, affine) for op, source in genes)
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for node in range(len(self.sources) // 2):
-            a, b = 2 * node, 2 * node + 1
-            states.append(self.edge_ops[a](states[self.sources[a]]) + self.edge_ops[b](states[self.sources[b]]))
+            outs = []
+            for e in (2 * node, 2 * node + 1):
+                h = self.edge_ops[e](states[self.sources[e]])
+                if drop_prob > 0.0 and self.training and not isinstance(self.edge_ops[e], nn.Identity):
+                    h = drop_path(h, drop_prob)
+                outs.append(h)
+            states.append(outs[0] + outs[1])
         return torch.cat(states[2:], dim=1)
+
+
+def drop_path(x: torch.Tensor, prob: float) -> torch.Tensor:
+    """Zero each image's ``x`` with probability ``prob`` and scale the kept ones by ``1 / (1 - prob)``
+    (the expectation is unchanged); the masks come from torch's global generator."""
+    keep = 1.0 - prob
+    mask = torch.bernoulli(torch.full((x.shape[0], 1, 1, 1), keep, dtype=x.dtype, device=x.device))
+    return x * mask / keep
+
+
+class AuxiliaryHead(nn.Sequential):
+    """DARTS' auxiliary CIFAR classifier on an 8x8 feature map: ReLU, 5x5 average pooling of
+    stride 3 (to 2x2), 1x1 conv to 128 + BN + ReLU, 2x2 conv to 768 + BN + ReLU, linear."""
+
+    def __init__(self, c_in: int, num_classes: int) -> None:
+        super().__init__(
+            nn.ReLU(), nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+            nn.Conv2d(c_in, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(),
+            nn.Conv2d(128, 768, 2, bias=False), nn.BatchNorm2d(768), nn.ReLU(),
+            nn.Flatten(), nn.Linear(768, num_classes))
 
 
 def reduction_indices(layers: int) -> tuple[int, int]:
@@ -147,14 +177,15 @@ class DartsNetwork(nn.Module):
     """The DARTS network of one genotype; returns logits for NCHW images."""
 
     def __init__(self, arch: DartsArch, num_classes: int = 10, channels: int = 16, layers: int = 8,
-                 stem_multiplier: int = 3, affine: bool = True) -> None:
+                 stem_multiplier: int = 3, affine: bool = True, auxiliary: bool = False) -> None:
         super().__init__()
         for key, value, low in (("num_classes", num_classes, 1), ("channels", channels, 1), ("layers", layers, 3),
                                 ("stem_multiplier", stem_multiplier, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"to_module option '{key}' must be an integer >= {low}, got {value!r}")
-        if not isinstance(affine, bool):
-            raise ConfigError(f"to_module option 'affine' must be true or false, got {affine!r}")
+        for key, flag in (("affine", affine), ("auxiliary", auxiliary)):
+            if not isinstance(flag, bool):
+                raise ConfigError(f"to_module option '{key}' must be true or false, got {flag!r}")
         self.arch = arch
         c_stem = stem_multiplier * channels
         self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
@@ -162,6 +193,9 @@ class DartsNetwork(nn.Module):
         c_prev_prev, c_prev, c = c_stem, c_stem, channels
         reduction_prev = False
         self.cells = nn.ModuleList()
+        self.drop_path_prob = 0.0
+        self.auxiliary_at = 2 * layers // 3
+        self.auxiliary_head: nn.Module | None = None
         for i in range(layers):
             reduction = i in reductions
             if reduction:
@@ -170,6 +204,8 @@ class DartsNetwork(nn.Module):
                                    reduction, reduction_prev, affine))
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, 4 * c
+            if auxiliary and i == self.auxiliary_at:
+                self.auxiliary_head = AuxiliaryHead(c_prev, num_classes)
         # the last cell of each resolution: just before each reduction cell, and the final cell
         self.stage_ends = tuple(r - 1 for r in reductions) + (layers - 1,)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -186,8 +222,15 @@ class DartsNetwork(nn.Module):
                 out.append(s1)
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_with_auxiliary(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits and, in training with ``auxiliary=True``, the auxiliary head's logits (else None)."""
         s0 = s1 = self.stem(x)
-        for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1)
-        return self.classifier(torch.flatten(self.pool(s1), 1))
+        aux = None
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            if i == self.auxiliary_at and self.auxiliary_head is not None and self.training:
+                aux = self.auxiliary_head(s1)
+        return self.classifier(torch.flatten(self.pool(s1), 1)), aux
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_auxiliary(x)[0]
