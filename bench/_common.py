@@ -44,6 +44,13 @@ def results_name(bench: str, setting: str) -> str:
     return bench if setting == "cpu" else f"{bench}_{setting}"
 
 
+def work_folder(name: str) -> Path:
+    """``bench/work/<name>/``, created: a bench's checkpoints, stores and summary (not committed)."""
+    path = ROOT / "bench" / "work" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def load_summary(path: Path, results_name: str) -> dict[str, Any]:
     """A bench's summary of finished work: its work-folder file, or, where the work folder is gone
     (a fresh checkout: ``bench/work`` is not committed), the sections of its committed results

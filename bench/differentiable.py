@@ -35,8 +35,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    RESULTS, ROOT, data_path, load_summary, merge_summary, results_name, run_resumably, start_training_bench,
-    training_bench_parser, write_results,
+    RESULTS, data_path, load_summary, merge_summary, results_name, run_resumably, start_training_bench,
+    training_bench_parser, work_folder, write_results,
 )
 
 #: Settings. ``cpu``: one cell per stage at 8 channels, the 5,000 + 5,000 split and NAS-Bench-201's
@@ -117,9 +117,7 @@ PUBLISHED: dict[str, tuple[str, str]] = {
 }
 
 def work_dir(setting: str) -> Path:
-    path = ROOT / "bench" / "work" / f"differentiable-{setting}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return work_folder(f"differentiable-{setting}")
 
 
 def search_epochs(method: str, setting: str) -> int:

@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    RESULTS, ROOT, benchmarks_dir, data_path, load_summary, merge_summary, results_name, write_results,
+    RESULTS, ROOT, benchmarks_dir, data_path, load_summary, merge_summary, results_name, work_folder, write_results,
 )
 
 #: Per setting: which ``bench/differentiable.py`` setting searches, and the evaluation protocol
@@ -80,9 +80,7 @@ PUBLISHED: dict[str, tuple[str, str]] = {
 
 
 def work_dir(setting: str) -> Path:
-    path = ROOT / "bench" / "work" / f"differentiable-gpu-{setting}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return work_folder(f"differentiable-gpu-{setting}")
 
 
 def genotypes(source_setting: str) -> dict[str, dict[str, Any]]:

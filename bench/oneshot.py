@@ -34,8 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    RESULTS, ROOT, data_path, load_summary, merge_summary, results_name, run_resumably, start_training_bench,
-    training_bench_parser, write_results,
+    RESULTS, data_path, load_summary, merge_summary, results_name, run_resumably, start_training_bench,
+    training_bench_parser, work_folder, write_results,
 )
 
 #: Settings: supernet size, split, epochs, evaluation sizes. ``cpu`` is what one core of the
@@ -58,9 +58,7 @@ METRICS = ("cifar10_test", "cifar10_valid_val")
 
 
 def work_dir(setting: str) -> Path:
-    path = ROOT / "bench" / "work" / f"oneshot-{setting}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return work_folder(f"oneshot-{setting}")
 
 
 def oneshot_config(setting: str, method: str, device: str) -> dict[str, Any]:

@@ -127,6 +127,7 @@ def bench_module(monkeypatch, tmp_path):
         import _common
 
         monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
+        monkeypatch.setattr(_common, "ROOT", tmp_path)
         for attribute, value in (("RESULTS", tmp_path / "results"), ("ROOT", tmp_path)):
             if hasattr(module, attribute):
                 monkeypatch.setattr(module, attribute, value)
