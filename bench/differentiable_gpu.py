@@ -189,8 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     methods = [m for m in args.methods.split(",") if m]
     seeds = [int(s) for s in args.eval_seeds.split(",") if s]
-    if args.phase in ("all", "search"):
-        search(args.setting, [m for m in methods if m != REFERENCE], args.device, args.threads)
+    searched = [m for m in methods if m != REFERENCE]
+    if args.phase in ("all", "search") and (searched or not methods):  # only the reference asked: nothing to search
+        search(args.setting, searched, args.device, args.threads)
     summary_path = work_dir(args.setting) / "summary.json"
     load_summary(summary_path, result_name(args.setting))
     setting_record = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
