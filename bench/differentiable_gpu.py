@@ -44,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     RESULTS, ROOT, benchmarks_dir, data_path, load_summary, merge_summary, results_name, work_folder, write_results,
 )
+import differentiable  # noqa: E402
+from differentiable import DARTS_V2  # noqa: E402
 
 #: Per setting: which ``bench/differentiable.py`` setting searches, and the evaluation protocol
 #: (``nasplug.spaces.darts.training.EvaluationConfig`` options; the paper setting is its defaults).
@@ -56,12 +58,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 #: DARTS' published genotype (DARTS-V2, second order), the reference every row is compared with.
 REFERENCE = "darts_v2_paper"
-REFERENCE_GENOTYPE = {
-    "normal": [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-               ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
-    "reduce": [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-               ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)]}
-
 #: Published CIFAR-10 test error (%) of each method's searched genotype, with its source.
 PUBLISHED: dict[str, tuple[str, str]] = {
     REFERENCE: ("2.76 ± 0.09", "survey 001, Table 2 (DARTS, second order)"),
@@ -86,7 +82,7 @@ def work_dir(setting: str) -> Path:
 def genotypes(source_setting: str) -> dict[str, dict[str, Any]]:
     """The derived DARTS-space genotypes of ``bench/differentiable.py``'s ``source_setting``: its
     work folder's summary where a search is running or finished there, else its committed results."""
-    summary = ROOT / "bench" / "work" / f"differentiable-{source_setting}" / "summary.json"
+    summary = differentiable.work_dir(source_setting) / "summary.json"
     committed = RESULTS / f"{results_name('differentiable', source_setting)}.json"
     path = summary if summary.is_file() else committed
     if not path.is_file():
@@ -197,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     setting_record = {"name": args.setting, **SETTINGS[args.setting], "device": args.device}
     if args.phase in ("all", "evaluate"):
         found = genotypes(args.genotypes_from or SETTINGS[args.setting]["search_setting"])
-        found[REFERENCE] = {**REFERENCE_GENOTYPE, "source": "DARTS paper"}
+        found[REFERENCE] = {**DARTS_V2, "source": "DARTS paper"}
         unknown = sorted(set(methods) - set(found))
         if unknown:
             raise SystemExit(f"error: no genotype named {unknown[0]!r}; choose from {', '.join(sorted(found))}")

@@ -34,6 +34,7 @@ import numpy as np
 
 from nasplug.core.datasets import ImageSplit, balanced_split, channel_stats, read_images
 from nasplug.core.errors import ConfigError
+from nasplug.core.oneshot.evaluate import accuracy
 from nasplug.core.seeding import derive_seed
 from nasplug.spaces.darts.genotype import DartsArch, genotype_str
 
@@ -136,16 +137,9 @@ def count_params_m(net: Any) -> float:
     return sum(p.numel() for name, p in net.named_parameters() if not name.startswith("auxiliary_head")) / 1e6
 
 
-def test_accuracy(net: Any, test: ImageSplit, device: str, batch_size: int = 256) -> float:
-    """Top-1 accuracy (%) of ``net`` on ``test`` in eval mode."""
-    import torch
-
-    net.eval()
-    correct = 0
-    with torch.no_grad():
-        for x, y in test.batches(batch_size, shuffle=False):
-            correct += int((net(x.to(device)).argmax(1) == y.to(device)).sum())
-    return 100.0 * correct / len(test)
+def _test_accuracy(net: Any, test: ImageSplit, device: str, batch_size: int = 256) -> float:
+    """Top-1 accuracy (%) of ``net`` on ``test`` in eval mode, batches moved to ``device``."""
+    return accuracy(net, ((x.to(device), y.to(device)) for x, y in test.batches(batch_size, shuffle=False)))
 
 
 def train_from_scratch(arch: DartsArch, data: str | os.PathLike, config: EvaluationConfig | None = None, *,
@@ -214,7 +208,7 @@ def train_from_scratch(arch: DartsArch, data: str | os.PathLike, config: Evaluat
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {row['train_loss']}); "
                                      "lower learning_rate or keep grad_clip")
         if epoch == config.epochs - 1 or (eval_every and (epoch + 1) % eval_every == 0):
-            row["test_accuracy"] = test_accuracy(net, test, device)
+            row["test_accuracy"] = _test_accuracy(net, test, device)
         row["seconds"] = time.perf_counter() - started
         history.append(row)
         if path is not None:
@@ -227,6 +221,6 @@ def train_from_scratch(arch: DartsArch, data: str | os.PathLike, config: Evaluat
         if on_epoch is not None:
             on_epoch(row)
     final = history[-1]
-    accuracy = final["test_accuracy"] if "test_accuracy" in final else test_accuracy(net, test, device)
+    accuracy = final["test_accuracy"] if "test_accuracy" in final else _test_accuracy(net, test, device)
     return EvaluationResult(float(accuracy), count_params_m(net), config.epochs,
                             float(sum(r["seconds"] for r in history)), history)
